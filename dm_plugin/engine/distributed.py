@@ -1,0 +1,29 @@
+"""Distributed training without GPUs (gloo), for CPU clusters and tests."""
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+
+def prepare_cpu_distributed(cfg: Config) -> None:
+    """Make ``launcher='pytorch'`` work on machines without CUDA.
+
+    mmengine's launcher pins each rank to a CUDA device and wraps the model
+    in DDP with ``device_ids``; both fail without a GPU. Here the process
+    group is initialised with gloo from torchrun's environment, and DDP is
+    built without ``device_ids``. Nothing changes when CUDA is available.
+    """
+    launcher = cfg.get('launcher', 'none')
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise RuntimeError(
+            f'--launcher {launcher} needs GPUs; on CPU-only machines launch '
+            'with torchrun (tools/dist_train.sh, --launcher pytorch)')
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = \
+        'gloo'
+    wrapper = dict(cfg.get('model_wrapper_cfg') or
+                   dict(type='MMDistributedDataParallel'))
+    wrapper.setdefault('device_ids', None)
+    cfg.model_wrapper_cfg = wrapper
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo', init_method='env://')

@@ -1,0 +1,3 @@
+from .mixup_classifier import MixupClassifier
+
+__all__ = ['MixupClassifier']

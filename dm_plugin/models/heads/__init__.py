@@ -1,0 +1,3 @@
+from .dm_cls_head import DMClsHead
+
+__all__ = ['DMClsHead']

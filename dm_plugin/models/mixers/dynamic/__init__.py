@@ -1,0 +1,2 @@
+"""Dynamic mixers: they use the classifier to build the mixed samples."""
+__all__ = []
