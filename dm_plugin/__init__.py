@@ -3,7 +3,7 @@
 Importing the package registers everything (configs use
 ``custom_imports=dict(imports=['dm_plugin'])``).
 """
-from . import datasets, engine, models  # noqa: F401
+from . import datasets, engine, evaluation, models  # noqa: F401
 from .registry import MIXERS
 from .version import __version__
 
