@@ -14,7 +14,8 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import dm_plugin  # noqa: E402,F401  (registers models, mixers, datasets)
-from dm_plugin.engine import prepare_cpu_distributed  # noqa: E402
+from dm_plugin.engine import (close_distributed,  # noqa: E402
+                              prepare_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -50,6 +51,11 @@ def main(argv=None):
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs',
         osp.splitext(osp.basename(args.config))[0])
+    missing = [key for key in ('test_dataloader', 'test_evaluator', 'test_cfg')
+               if cfg.get(key) is None]
+    if missing:
+        raise ValueError(f'{args.config} has no {", ".join(missing)}: '
+                         'tools/test.py needs a test split')
     cfg.load_from = args.checkpoint
     cfg.launcher = args.launcher
     prepare_cpu_distributed(cfg)
@@ -62,6 +68,7 @@ def main(argv=None):
         print('\n'.join(['', 'Test metrics:'] +
                         [f'  {k}: {v:.4f}' for k, v in metrics.items()]),
               flush=True)
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -13,7 +13,8 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import dm_plugin  # noqa: E402,F401  (registers models, mixers, datasets)
-from dm_plugin.engine import prepare_cpu_distributed  # noqa: E402
+from dm_plugin.engine import (close_distributed,  # noqa: E402
+                              prepare_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -113,6 +114,7 @@ def main(argv=None):
     runner = Runner.from_cfg(cfg)
     runner.train()
     print_summary(runner)
+    close_distributed()
 
 
 if __name__ == '__main__':

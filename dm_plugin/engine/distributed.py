@@ -27,3 +27,11 @@ def prepare_cpu_distributed(cfg: Config) -> None:
     cfg.model_wrapper_cfg = wrapper
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo', init_method='env://')
+
+
+def close_distributed() -> None:
+    """Destroy the process group (after a barrier) when one exists, so
+    that no rank tears gloo down while another still uses it."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

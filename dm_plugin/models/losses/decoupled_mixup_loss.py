@@ -10,7 +10,8 @@ is the row's background level (its minimum: 0 for plain mixup targets,
 
 * MCE: ``-sum_c s_c log softmax(z)_c``.
 * Decoupled softmax of ``k in P``: ``exp(z_k) / (exp(z_k) + sum_{c not in P}
-  exp(z_c))``; ``-log`` of it is ``softplus(LSE_{c not in P} z_c - z_k)``.
+  exp(z_c))``; ``-log`` of it is ``logaddexp(z_k, LSE_{c not in P} z_c) -
+  z_k`` (= ``softplus(LSE - z_k)``).
 * DR: ``sum_{k in P} w_k (-log decoupled_softmax_k)`` with ``w_k = s_k``
   (``lam_weighted=True``) or ``w_k = 1`` (the paper's two-hot form), on rows
   with ``|P| >= 2``; rows with a single class (unmixed, or mixed with its own
@@ -98,11 +99,12 @@ def check_loss_inputs(cls_score: torch.Tensor,
             raise ValueError('label scores must be non-negative')
 
 
-def to_soft_target(label: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """(N,) class indices or (N, C) scores -> (N, C) float32 scores."""
+def to_soft_target(label: torch.Tensor, num_classes: int,
+                   dtype: torch.dtype) -> torch.Tensor:
+    """(N,) class indices or (N, C) scores -> (N, C) scores of ``dtype``."""
     if label.dim() == 1:
-        return F.one_hot(label.long(), num_classes).float()
-    return label.float()
+        return F.one_hot(label.long(), num_classes).to(dtype)
+    return label.to(dtype)
 
 
 def positive_mask(target: torch.Tensor, pos_thr: float) -> torch.Tensor:
@@ -139,7 +141,9 @@ def decoupled_regularizer(logits: torch.Tensor,
     neg_fill = torch.finfo(logits.dtype).min
     negative_lse = logits.masked_fill(positive, neg_fill).logsumexp(
         dim=-1, keepdim=True)
-    neg_log_decoupled = F.softplus(negative_lse - logits)
+    # -log σ̂_k = log(exp(z_k) + exp(LSE_neg)) - z_k; exact for any gap
+    # (softplus switches to its linear asymptote past 20).
+    neg_log_decoupled = torch.logaddexp(logits, negative_lse) - logits
     class_weight = target if lam_weighted else torch.ones_like(target)
     class_weight = torch.where(positive, class_weight, 0.)
     regularizer = (class_weight * neg_log_decoupled).sum(dim=-1)
@@ -174,8 +178,9 @@ class DecoupledMixupLoss(nn.Module):
     rescaled by ``xi`` and ``power``; averaged as mmpretrain's
     ``CrossEntropyLoss(use_sigmoid=True)``.
 
-    The math runs in float32, also under fp16/bf16 autocast, and has no host
-    syncs (it compiles with ``torch.compile(fullgraph=True)``).
+    The math runs in float32 (float64 inputs stay float64), also under
+    fp16/bf16 autocast, and has no host syncs (it compiles with
+    ``torch.compile(fullgraph=True)``).
 
     Args:
         eta (float): Weight of the decoupled regularizer (>= 0). 0.1 for
@@ -272,14 +277,16 @@ class DecoupledMixupLoss(nn.Module):
         check_loss_inputs(cls_score, label, weight, self.check_values)
         device_type = cls_score.device.type
         with torch.autocast(device_type=device_type, enabled=False):
-            logits = cls_score.float()
-            target = to_soft_target(label, logits.size(1))
+            # At least float32: fp16/bf16 logits are upcast, float64 kept.
+            logits = cls_score.to(
+                torch.promote_types(cls_score.dtype, torch.float32))
+            target = to_soft_target(label, logits.size(1), logits.dtype)
             if self.mode == 'bce':
                 parts = self._bce_parts(logits, target)
             else:
                 parts = self._ce_parts(logits, target)
             if weight is not None:
-                weight = weight.float()
+                weight = weight.to(logits.dtype)
                 if self.mode == 'bce':
                     weight = weight[:, None]  # broadcast over the classes
             return {
