@@ -1,8 +1,10 @@
-from .decoupled_mixup_loss import (DecoupledMixupLoss, decoupled_bce_target,
-                                   decoupled_regularizer, mixup_cross_entropy,
-                                   positive_mask)
+from .decoupled_mixup_loss import (DecoupledMixupCE, DecoupledMixupLoss,
+                                   decoupled_bce_target, decoupled_mixup_ce,
+                                   mixup_cross_entropy,
+                                   positive_mask, positive_threshold)
 
 __all__ = [
-    'DecoupledMixupLoss', 'decoupled_bce_target', 'decoupled_regularizer',
-    'mixup_cross_entropy', 'positive_mask'
+    'DecoupledMixupCE', 'DecoupledMixupLoss', 'decoupled_bce_target',
+    'decoupled_mixup_ce',
+    'mixup_cross_entropy', 'positive_mask', 'positive_threshold'
 ]

@@ -17,7 +17,9 @@ def test_logs_mce_and_dr_whose_sum_is_the_dm_loss():
     head = MODELS.build(
         dict(type='DMClsHead', num_classes=4, in_channels=8))
     feats = (torch.randn(6, 8), )
-    scores = torch.distributions.Dirichlet(torch.ones(4)).sample((6, ))
+    lam = torch.rand(6, 1)
+    scores = lam * torch.eye(4)[[0, 1, 2, 3, 0, 1]] + \
+        (1 - lam) * torch.eye(4)[[1, 2, 3, 0, 2, 1]]
     losses = head.loss(feats, mixed_samples(scores))
     assert set(losses) == {'loss_mce', 'loss_dr'}
     expected = head.loss_module(head(feats), scores)

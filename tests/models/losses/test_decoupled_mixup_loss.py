@@ -70,11 +70,13 @@ CASES = {
 
 @pytest.mark.parametrize('case', sorted(CASES))
 @pytest.mark.parametrize('lam_weighted', [True, False])
-def test_ce_matches_naive_reference(case, lam_weighted):
+@pytest.mark.parametrize('max_mixed', [3, None])
+def test_ce_matches_naive_reference(case, lam_weighted, max_mixed):
     torch.manual_seed(0)
     scores = CASES[case]()
     logits = 3 * torch.randn(scores.shape, dtype=torch.float64)
-    loss = DecoupledMixupLoss(eta=0.3, lam_weighted=lam_weighted)
+    loss = DecoupledMixupLoss(
+        eta=0.3, lam_weighted=lam_weighted, max_mixed=max_mixed)
     expected = naive_dm_ce(logits, scores, 0.3, lam_weighted)
     assert loss(logits, scores).item() == pytest.approx(expected, rel=1e-9)
 
@@ -168,11 +170,35 @@ def test_weight_avg_factor_reduction_and_loss_weight():
         (per_elem * weight[:, None]).sum() / 4)
 
 
+def test_default_max_mixed_is_exact_for_pairs_and_refuses_three_way():
+    torch.manual_seed(9)
+    scores = CASES['per_sample_lam']()
+    logits = torch.randn(scores.shape, dtype=torch.float64)
+    assert DecoupledMixupLoss(eta=0.3)(logits, scores).item() == \
+        pytest.approx(naive_dm_ce(logits, scores, 0.3), rel=1e-9)
+    three_way = CASES['three_way']()
+    with pytest.raises(ValueError, match='more than max_mixed=2'):
+        DecoupledMixupLoss()(logits[:3], three_way)
+    unchecked = DecoupledMixupLoss(check_values=False)
+    assert torch.isnan(unchecked(logits[:3], three_way))
+
+
+def test_overconfident_hard_sample_keeps_precision_in_float32():
+    """One mixed class at ~1, the other at 1e-9, negatives at 1e-8: DR needs
+    the negatives' mass to full relative precision (no 1 - sum)."""
+    logits64 = torch.tensor([[0., -20.7233, -18.4207, -18.4207]],
+                            dtype=torch.float64)
+    scores = torch.tensor([[0.7, 0.3, 0., 0.]], dtype=torch.float64)
+    expected = naive_dm_ce(logits64, scores, 1.)
+    got = DecoupledMixupLoss(eta=1.)(logits64.float(), scores.float())
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+
+
 def test_loss_parts_sum_to_forward():
     torch.manual_seed(5)
     scores = CASES['three_way']().float()
     logits = torch.randn(scores.shape)
-    loss = DecoupledMixupLoss(eta=0.1, loss_weight=2.)
+    loss = DecoupledMixupLoss(eta=0.1, loss_weight=2., max_mixed=3)
     parts = loss.loss_parts(logits, scores)
     assert set(parts) == {'mce', 'dr'}
     torch.testing.assert_close(parts['mce'] + parts['dr'],
@@ -187,7 +213,7 @@ def test_gradcheck_float64(mode, lam_weighted):
     logits = torch.randn(scores.shape, dtype=torch.float64,
                          requires_grad=True)
     loss = DecoupledMixupLoss(eta=0.5, mode=mode, lam_weighted=lam_weighted,
-                              xi=0.7, power=2.)
+                              max_mixed=None, xi=0.7, power=2.)
     assert torch.autograd.gradcheck(lambda z: loss(z, scores), (logits, ))
 
 
@@ -235,6 +261,8 @@ def test_finite_in_low_precision_with_large_logits(dtype, mode):
     (dict(xi=1.5), ValueError, 'xi must be <= 1'),
     (dict(power=0), ValueError, 'power must be > 0'),
     (dict(reduction='max'), ValueError, 'unknown reduction'),
+    (dict(max_mixed=1), ValueError, 'max_mixed must be >= 2'),
+    (dict(max_mixed=2.5), TypeError, 'max_mixed must be an int'),
 ])
 def test_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -277,6 +305,12 @@ def test_bad_weight_and_reduction_override():
         loss(logits, labels, reduction_override='max')
     with pytest.raises(TypeError, match='unexpected arguments'):
         loss(logits, labels, class_weight=[1.] * 5)
+
+
+def test_targets_with_gradient_are_refused():
+    with pytest.raises(ValueError, match='detach'):
+        DecoupledMixupLoss()(torch.randn(2, 3),
+                             torch.rand(2, 3, requires_grad=True))
 
 
 def test_value_checks_can_be_turned_off_for_speed():
