@@ -45,7 +45,10 @@ val_dataloader = dict(
     dataset=dict(type=dataset_type, split='test', pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),
 )
-val_evaluator = dict(type='Accuracy', topk=(1, ))
+val_evaluator = [
+    dict(type='Accuracy', topk=(1, 5)),
+    dict(type='ECE', n_bins=15),  # calibration/ece, %, lower is better
+]
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 

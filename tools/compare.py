@@ -1,0 +1,497 @@
+"""Train a grid of methods x seeds and compare them in a table and a chart.
+
+    python tools/compare.py GRID.yaml [--dry-run]
+
+GRID.yaml (relative paths are relative to the current directory)::
+
+    work_root: work_dirs/compare_digits
+    seeds: [0, 1, 2]
+    launcher: none          # or pytorch: tools/dist_train.sh with nproc
+    nproc: 2                # processes per run, only with launcher pytorch
+    train_args: [--amp]     # optional, passed to tools/train.py
+    methods:
+      - name: mixup_mce
+        config: configs/quickstart/digits_mixup_dm.py
+        cfg_options: {model.head.loss.eta: 0.0}
+      - name: mixup_dm
+        config: configs/quickstart/digits_mixup_dm.py
+
+Each run trains in ``work_root/<name>/seed_<seed>`` with ``tools/train.py
+--cfg-options randomness.seed=<seed> ...``; its output goes to
+``compare_train.log`` there. A run is finished once ``compare_result.json``
+exists (written only after training succeeded): finished runs are skipped,
+runs with a checkpoint but no marker are resumed (``--resume``), others start
+afresh. Validation metrics are read from mmengine's ``vis_data/scalars.json``
+of every attempt (keep ``LocalVisBackend`` in ``vis_backends``): top-1
+(``accuracy/top1``), top-5 (``accuracy/top5``) and ECE (``*/ece``, see the
+``ECE`` metric), final (last validation) and best. Writes
+``work_root/results.md`` (mean ± sample std over seeds), ``results.png`` and
+``results.json`` (every run).
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import os.path as osp
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import yaml
+from mmengine.config import DictAction
+
+TOOLS = osp.dirname(osp.abspath(__file__))
+MARKER = 'compare_result.json'
+ATTEMPTS = 'compare_attempts.json'
+TRAIN_LOG = 'compare_train.log'
+GRID_KEYS = ('work_root', 'seeds', 'methods', 'launcher', 'nproc',
+             'train_args')
+METHOD_KEYS = ('name', 'config', 'cfg_options')
+RESERVED_TRAIN_ARGS = ('--work-dir', '--resume', '--launcher',
+                       '--cfg-options')
+# (result key, table header, chart title); values in percent.
+COLUMNS = (('top1_final', 'Top-1 final (%)', 'Top-1 (final)'),
+           ('top1_best', 'Top-1 best (%)', None),
+           ('top5_final', 'Top-5 final (%)', 'Top-5 (final)'),
+           ('ece_final', 'ECE final (%)', 'ECE (final, lower is better)'))
+
+
+@dataclass
+class Method:
+    name: str
+    config: str
+    cfg_options: Dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class Grid:
+    work_root: str
+    seeds: List[int]
+    methods: List[Method]
+    launcher: str = 'none'
+    nproc: int = 1
+    train_args: List[str] = field(default_factory=list)
+
+    def run_dir(self, method: Method, seed: int) -> str:
+        return osp.join(self.work_root, method.name, f'seed_{seed}')
+
+
+def is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def option_text(value) -> str:
+    """``value`` spelled the way ``--cfg-options`` parses it back."""
+    if isinstance(value, (bool, type(None))):
+        return str(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        inner = ','.join(option_text(item) for item in value)
+        return f'[{inner}]' if isinstance(value, list) else f'({inner})'
+    raise TypeError(f'cannot pass a {type(value).__name__} through '
+                    '--cfg-options')
+
+
+def cfg_option(where: str, key, value) -> str:
+    """``'key=value'`` for ``--cfg-options``; raises unless it round-trips."""
+    if not isinstance(key, str) or not key or '=' in key or ' ' in key:
+        raise ValueError(f'{where}: bad cfg_options key {key!r}')
+    try:
+        text = option_text(value)
+        parsed = DictAction._parse_iterable(text)
+    except (TypeError, AssertionError) as error:
+        parsed, text = error, None
+    if text is None or parsed != value or type(parsed) is not type(value):
+        raise ValueError(
+            f'{where}: cfg_options {key}={value!r} cannot be passed through '
+            '--cfg-options unchanged (dicts, strings with commas, spaces or '
+            'brackets, ...); set it in a config that inherits the method\'s')
+    return f'{key}={text}'
+
+
+def load_grid(path: str) -> Grid:
+    """Read and check a grid file; errors name the file and the entry."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'grid file not found: {path}')
+    with open(path) as f:
+        try:
+            spec = yaml.safe_load(f)
+        except yaml.YAMLError as error:
+            raise ValueError(f'{path}: not valid YAML: {error}') from None
+    if not isinstance(spec, dict):
+        raise ValueError(f'{path}: a grid file is a mapping with keys '
+                         f'{GRID_KEYS}')
+    unknown = sorted(set(spec) - set(GRID_KEYS))
+    if unknown:
+        raise KeyError(f'{path}: unknown keys {unknown}; allowed: '
+                       f'{GRID_KEYS}')
+    for key in ('work_root', 'seeds', 'methods'):
+        if key not in spec:
+            raise KeyError(f'{path}: missing key {key!r}')
+    if not isinstance(spec['work_root'], str) or not spec['work_root']:
+        raise ValueError(f'{path}: work_root must be a directory path')
+    seeds = spec['seeds']
+    if not isinstance(seeds, list) or not seeds or not all(
+            is_int(seed) and 0 <= seed < 2**32 for seed in seeds):
+        raise ValueError(f'{path}: seeds must be a non-empty list of '
+                         f'integers in [0, 2**32), got {seeds!r}')
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f'{path}: seeds repeat: {seeds}')
+    launcher = spec.get('launcher', 'none')
+    if launcher not in ('none', 'pytorch'):
+        raise ValueError(f"{path}: launcher must be 'none' or 'pytorch', "
+                         f'got {launcher!r}')
+    nproc = spec.get('nproc', 1)
+    if 'nproc' in spec and launcher != 'pytorch':
+        raise ValueError(f'{path}: nproc needs launcher: pytorch')
+    if not is_int(nproc) or nproc < 1:
+        raise ValueError(f'{path}: nproc must be an integer >= 1, got '
+                         f'{nproc!r}')
+    train_args = spec.get('train_args') or []
+    if not isinstance(train_args, list) or not all(
+            isinstance(arg, str) for arg in train_args):
+        raise ValueError(f'{path}: train_args must be a list of strings')
+    reserved = [arg for arg in train_args
+                if arg.split('=')[0] in RESERVED_TRAIN_ARGS]
+    if reserved:
+        raise ValueError(f'{path}: train_args may not contain {reserved}: '
+                         'compare.py sets the work dir, resume and launcher; '
+                         'use cfg_options for config overrides')
+    methods = spec['methods']
+    if not isinstance(methods, list) or not methods:
+        raise ValueError(f'{path}: methods must be a non-empty list')
+    return Grid(spec['work_root'], seeds,
+                [load_method(path, i, entry) for i, entry in
+                 enumerate(methods)], launcher, nproc, train_args)
+
+
+def load_method(path: str, index: int, entry) -> Method:
+    where = f'{path}: methods[{index}]'
+    if not isinstance(entry, dict):
+        raise ValueError(f'{where} must be a mapping with keys {METHOD_KEYS}')
+    unknown = sorted(set(entry) - set(METHOD_KEYS))
+    if unknown:
+        raise KeyError(f'{where}: unknown keys {unknown}; allowed: '
+                       f'{METHOD_KEYS}')
+    for key in ('name', 'config'):
+        if key not in entry:
+            raise KeyError(f'{where}: missing key {key!r}')
+    name = entry['name']
+    if not isinstance(name, str) or not re.fullmatch(r'[\w.-]+', name):
+        raise ValueError(f'{where}: name must be letters, digits, _ . - '
+                         f'(it names a directory), got {name!r}')
+    config = entry['config']
+    if not isinstance(config, str) or not osp.isfile(config):
+        raise FileNotFoundError(f'{where} ({name}): config not found: '
+                                f'{config!r} (from {os.getcwd()})')
+    options = entry.get('cfg_options') or {}
+    if not isinstance(options, dict):
+        raise ValueError(f'{where} ({name}): cfg_options must be a mapping '
+                         'of dotted keys to values')
+    if 'randomness.seed' in options:
+        raise ValueError(f'{where} ({name}): randomness.seed is set per run '
+                         'from seeds; remove it from cfg_options')
+    for key, value in options.items():
+        cfg_option(f'{where} ({name})', key, value)
+    return Method(name, config, options)
+
+
+def check_unique_names(grid: Grid) -> None:
+    names = [method.name for method in grid.methods]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f'method names repeat: {repeated}')
+
+
+def run_state(run_dir: str) -> str:
+    """``'finished'``, ``'resume'`` (a checkpoint, no marker) or ``'new'``."""
+    if osp.isfile(osp.join(run_dir, MARKER)):
+        return 'finished'
+    if osp.isfile(osp.join(run_dir, 'last_checkpoint')):
+        return 'resume'
+    return 'new'
+
+
+def train_command(grid: Grid, method: Method, seed: int,
+                  resume: bool) -> List[str]:
+    if grid.launcher == 'pytorch':
+        launch = ['bash', osp.join(TOOLS, 'dist_train.sh'), method.config,
+                  str(grid.nproc)]
+    else:
+        launch = [sys.executable, osp.join(TOOLS, 'train.py'), method.config]
+    options = [f'randomness.seed={seed}'] + [
+        cfg_option(method.name, key, value)
+        for key, value in method.cfg_options.items()
+    ]
+    return launch + ['--work-dir', grid.run_dir(method, seed)] + \
+        grid.train_args + (['--resume'] if resume else []) + \
+        ['--cfg-options'] + options
+
+
+def read_json(path: str, default):
+    if not osp.isfile(path):
+        return default
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_json(path: str, data) -> None:
+    with open(path + '.tmp', 'w') as f:
+        json.dump(data, f, indent=2)
+    os.replace(path + '.tmp', path)
+
+
+def train(grid: Grid, method: Method, seed: int, resume: bool) -> int:
+    """Run one training attempt; logs it in ``compare_attempts.json`` and
+    writes the marker after success, with the wall time of the attempts
+    since the last fresh start. Returns the exit code."""
+    run_dir = grid.run_dir(method, seed)
+    os.makedirs(run_dir, exist_ok=True)
+    command = train_command(grid, method, seed, resume)
+    env = dict(os.environ)
+    # dist_train.sh calls `python`: make it this interpreter.
+    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env.get(
+        'PATH', '')
+    attempts_file = osp.join(run_dir, ATTEMPTS)
+    start, returncode = time.time(), None
+    try:
+        with open(osp.join(run_dir, TRAIN_LOG), 'a') as log:
+            log.write(f'\n$ {shlex.join(command)}\n')
+            log.flush()
+            returncode = subprocess.call(
+                command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    finally:
+        attempts = read_json(attempts_file, [])
+        attempts.append(dict(command=command, returncode=returncode,
+                             elapsed_s=round(time.time() - start, 3)))
+        write_json(attempts_file, attempts)
+    if returncode == 0:
+        # Time since the last fresh start: attempts before it were lost.
+        fresh = max((i for i, attempt in enumerate(attempts)
+                     if '--resume' not in attempt['command']), default=0)
+        write_json(osp.join(run_dir, MARKER), dict(
+            method=method.name, seed=seed, config=method.config,
+            wall_s=round(sum(a['elapsed_s'] for a in attempts[fresh:]), 3),
+            attempts=len(attempts) - fresh))
+    return returncode
+
+
+def read_attempt_logs(run_dir: str) -> List[List[dict]]:
+    """The records of each training attempt's ``scalars.json``, oldest
+    first (mmengine names the attempt folders by their start time)."""
+    paths = sorted(glob.glob(osp.join(run_dir, '*', 'vis_data',
+                                      'scalars.json')))
+    attempts = []
+    for path in paths:
+        with open(path) as f:
+            attempts.append([json.loads(line) for line in f if line.strip()])
+    return attempts
+
+
+def is_train_record(record: dict) -> bool:
+    return 'iter' in record
+
+
+def lineage_val_records(attempts: List[List[dict]]) -> List[dict]:
+    """Validation records of the training that produced the final model.
+
+    A resumed attempt redoes what its predecessor did after the checkpoint
+    it resumed from, so an older attempt's validations logged at or after
+    the newer attempt's first logged training iteration are dropped. The
+    position of a validation is the last training iteration logged before
+    it (exact when checkpoints fall on logged iterations, as they do with
+    mmengine's defaults).
+    """
+    kept = []  # (position, record)
+    for records in attempts:
+        steps = [r['step'] for r in records if is_train_record(r)]
+        if steps:
+            kept = [(pos, r) for pos, r in kept if pos < steps[0]]
+        position = steps[0] - 1 if steps else math.inf
+        for record in records:
+            if is_train_record(record):
+                position = record['step']
+            elif 'lr' not in record:
+                kept.append((position, record))
+    return [record for _, record in kept]
+
+
+def metric_key(records: List[dict], name: str) -> Optional[str]:
+    """``accuracy/<name>`` if logged, else the first ``*/<name>`` key."""
+    keys = sorted({key for record in records for key in record
+                   if key.endswith('/' + name)})
+    preferred = f'accuracy/{name}'
+    return preferred if preferred in keys else (keys[0] if keys else None)
+
+
+def collect_run(run_dir: str) -> dict:
+    """Metrics (percent), seconds/iteration and wall time of a run."""
+    attempts = read_attempt_logs(run_dir)
+    val_records = lineage_val_records(attempts)
+    result = dict(val_evaluations=len(val_records))
+    for name, best in (('top1', max), ('top5', max), ('ece', min)):
+        key = metric_key(val_records, name)
+        values = [r[key] for r in val_records if key in r] if key else []
+        result[f'{name}_final'] = values[-1] if values else None
+        result[f'{name}_best'] = best(values) if values else None
+    train_records = [r for records in attempts for r in records
+                     if is_train_record(r) and 'time' in r]
+    result['s_per_iter'] = statistics.fmean(
+        r['time'] for r in train_records) if train_records else None
+    result['iters'] = max((r['step'] for r in train_records), default=None)
+    result['wall_s'] = read_json(osp.join(run_dir, MARKER), {}).get('wall_s')
+    return result
+
+
+def mean_std(values: List[float], digits: int = 2) -> str:
+    """``'mean ± sample std'`` (just the mean for one value); ``'-'`` for
+    none."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return '-'
+    text = f'{statistics.fmean(values):.{digits}f}'
+    if len(values) > 1:
+        text += f' ± {statistics.stdev(values):.{digits}f}'
+    return text
+
+
+def markdown_table(grid: Grid, results: Dict[str, List[dict]]) -> str:
+    headers = ['Method', 'Seeds'] + [c[1] for c in COLUMNS] + \
+        ['Time/run (s)', 's/iter']
+    lines = ['| ' + ' | '.join(headers) + ' |',
+             '|' + '|'.join(['---'] + ['---:'] * (len(headers) - 1)) + '|']
+    for method in grid.methods:
+        runs = results[method.name]
+        seeds = str(len(runs)) if len(runs) == len(grid.seeds) else \
+            f'{len(runs)}/{len(grid.seeds)}'
+        cells = [method.name, seeds] + [
+            mean_std([run[key] for run in runs]) for key, _, _ in COLUMNS
+        ] + [mean_std([run['wall_s'] for run in runs], 1),
+             mean_std([run['s_per_iter'] for run in runs], 4)]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def bar_chart(grid: Grid, results: Dict[str, List[dict]],
+              out_file: str) -> None:
+    """One panel per charted metric that any run logged: mean ± std bars."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    names = [method.name for method in grid.methods]
+    panels = []
+    for key, _, title in COLUMNS:
+        values = [[run[key] for run in results[name]
+                   if run[key] is not None] for name in names]
+        if title and any(values):
+            panels.append((title, values))
+    if not panels:
+        panels = [('no validation metrics logged', [[] for _ in names])]
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(1.5 + 1.1 * len(names) * len(panels), 4),
+        squeeze=False)
+    for axis, (title, values) in zip(axes[0], panels):
+        means = [statistics.fmean(v) if v else math.nan for v in values]
+        stds = [statistics.stdev(v) if len(v) > 1 else 0. for v in values]
+        axis.bar(range(len(names)), means, yerr=stds, capsize=4,
+                 color=[f'C{i}' for i in range(len(names))])
+        axis.set_xticks(range(len(names)), [
+            f'{name}\n{mean_std(v)}' for name, v in zip(names, values)
+        ], fontsize='small')
+        axis.set_xlim(-0.6, len(names) - 0.4)
+        axis.set_title(title, fontsize='medium')
+        axis.set_ylabel('%')
+    figure.suptitle(f'{osp.basename(osp.normpath(grid.work_root))}: mean ± '
+                    'std over seeds', fontsize='medium')
+    figure.tight_layout()
+    figure.savefig(out_file, dpi=120)
+    plt.close(figure)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Train methods x seeds and compare them')
+    parser.add_argument('grid', help='grid YAML file')
+    parser.add_argument(
+        '--dry-run',
+        action='store_true',
+        help='print each run\'s state and command, train nothing')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Returns 0 when every run finished, 1 otherwise."""
+    args = parse_args(argv)
+    grid = load_grid(args.grid)
+    check_unique_names(grid)
+    runs = [(method, seed) for method in grid.methods for seed in grid.seeds]
+    failed = []
+    for index, (method, seed) in enumerate(runs, start=1):
+        run_dir = grid.run_dir(method, seed)
+        state = run_state(run_dir)
+        prefix = f'[{index}/{len(runs)}] {method.name} seed {seed}'
+        if state == 'finished':
+            print(f'{prefix}: finished, skipped ({run_dir})', flush=True)
+            continue
+        command = train_command(grid, method, seed, state == 'resume')
+        if args.dry_run:
+            print(f'{prefix}: would {"resume" if state == "resume" else "run"}'
+                  f'\n    {shlex.join(command)}', flush=True)
+            continue
+        print(f'{prefix}: {"resuming" if state == "resume" else "training"} '
+              f'in {run_dir} (log: {osp.join(run_dir, TRAIN_LOG)})',
+              flush=True)
+        start = time.time()
+        returncode = train(grid, method, seed, state == 'resume')
+        if returncode == 0:
+            print(f'{prefix}: done in {time.time() - start:.1f} s',
+                  flush=True)
+        else:
+            failed.append(run_dir)
+            print(f'{prefix}: FAILED with exit code {returncode}; see '
+                  f'{osp.join(run_dir, TRAIN_LOG)}', flush=True)
+    if args.dry_run:
+        return 0
+    results = {
+        method.name: [
+            dict(seed=seed, **collect_run(grid.run_dir(method, seed)))
+            for seed in grid.seeds
+            if run_state(grid.run_dir(method, seed)) == 'finished'
+        ]
+        for method in grid.methods
+    }
+    for name, runs in results.items():
+        for run in runs:
+            if not run['val_evaluations']:
+                print(f'note: {name} seed {run["seed"]} logged no validation '
+                      'metrics (validation off, or no LocalVisBackend in '
+                      'vis_backends to write vis_data/scalars.json)')
+    os.makedirs(grid.work_root, exist_ok=True)
+    table = markdown_table(grid, results)
+    paths = {ext: osp.join(grid.work_root, f'results.{ext}')
+             for ext in ('md', 'png', 'json')}
+    with open(paths['md'], 'w') as f:
+        f.write(table)
+    write_json(paths['json'], results)
+    bar_chart(grid, results, paths['png'])
+    print('\n' + table)
+    for path in paths.values():
+        print(f'wrote {path}')
+    if failed:
+        print(f'{len(failed)} of {len(runs)} runs failed: ' +
+              ', '.join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
