@@ -1,6 +1,6 @@
 """Train a grid of methods x seeds and compare them in a table and a chart.
 
-    python tools/compare.py GRID.yaml [--dry-run]
+    python tools/compare.py GRID.yaml [--dry-run] [--jobs N]
 
 GRID.yaml (relative paths are relative to the current directory)::
 
@@ -40,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -426,7 +427,32 @@ def parse_args(argv=None):
         '--dry-run',
         action='store_true',
         help='print each run\'s state and command, train nothing')
-    return parser.parse_args(argv)
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=1,
+        help='runs trained at the same time (e.g. small models sharing one '
+        'GPU); default 1, one after another')
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error('--jobs must be >= 1')
+    return args
+
+
+def run_job(grid: Grid, prefix: str, method: Method, seed: int,
+            resume: bool) -> Optional[str]:
+    """Train one run with progress lines; returns its dir if it failed."""
+    run_dir = grid.run_dir(method, seed)
+    print(f'{prefix}: {"resuming" if resume else "training"} in {run_dir} '
+          f'(log: {osp.join(run_dir, TRAIN_LOG)})', flush=True)
+    start = time.time()
+    returncode = train(grid, method, seed, resume)
+    if returncode == 0:
+        print(f'{prefix}: done in {time.time() - start:.1f} s', flush=True)
+        return None
+    print(f'{prefix}: FAILED with exit code {returncode}; see '
+          f'{osp.join(run_dir, TRAIN_LOG)}', flush=True)
+    return run_dir
 
 
 def main(argv=None) -> int:
@@ -435,7 +461,7 @@ def main(argv=None) -> int:
     grid = load_grid(args.grid)
     check_unique_names(grid)
     runs = [(method, seed) for method in grid.methods for seed in grid.seeds]
-    failed = []
+    pending = []
     for index, (method, seed) in enumerate(runs, start=1):
         run_dir = grid.run_dir(method, seed)
         state = run_state(run_dir)
@@ -443,23 +469,15 @@ def main(argv=None) -> int:
         if state == 'finished':
             print(f'{prefix}: finished, skipped ({run_dir})', flush=True)
             continue
-        command = train_command(grid, method, seed, state == 'resume')
         if args.dry_run:
+            command = train_command(grid, method, seed, state == 'resume')
             print(f'{prefix}: would {"resume" if state == "resume" else "run"}'
                   f'\n    {shlex.join(command)}', flush=True)
             continue
-        print(f'{prefix}: {"resuming" if state == "resume" else "training"} '
-              f'in {run_dir} (log: {osp.join(run_dir, TRAIN_LOG)})',
-              flush=True)
-        start = time.time()
-        returncode = train(grid, method, seed, state == 'resume')
-        if returncode == 0:
-            print(f'{prefix}: done in {time.time() - start:.1f} s',
-                  flush=True)
-        else:
-            failed.append(run_dir)
-            print(f'{prefix}: FAILED with exit code {returncode}; see '
-                  f'{osp.join(run_dir, TRAIN_LOG)}', flush=True)
+        pending.append((prefix, method, seed, state == 'resume'))
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        failed = [run_dir for run_dir in pool.map(
+            lambda job: run_job(grid, *job), pending) if run_dir]
     if args.dry_run:
         return 0
     results = {
@@ -470,8 +488,8 @@ def main(argv=None) -> int:
         ]
         for method in grid.methods
     }
-    for name, runs in results.items():
-        for run in runs:
+    for name, finished in results.items():
+        for run in finished:
             if not run['val_evaluations']:
                 print(f'note: {name} seed {run["seed"]} logged no validation '
                       'metrics (validation off, or no LocalVisBackend in '

@@ -101,6 +101,11 @@ def summary_of(log_file):
     }
 
 
+def test_jobs_must_be_positive(tmp_path):
+    with pytest.raises(SystemExit):
+        compare.parse_args([str(tmp_path / 'grid.yaml'), '--jobs', '0'])
+
+
 def test_grid_end_to_end_with_resume(tmp_path, configs, capsys):
     work_root = str(tmp_path / 'grid')
     grid = write_grid(
@@ -112,9 +117,10 @@ def test_grid_end_to_end_with_resume(tmp_path, configs, capsys):
             dict(name='mce', config=configs['mce'],
                  cfg_options={'model.head.loss.eta': 0.0}),
         ])
-    assert compare.main([grid]) == 0
+    assert compare.main([grid, '--jobs', '2']) == 0  # two runs at a time
     printed = capsys.readouterr().out
     assert '[4/4] mce seed 1: training' in printed
+    assert printed.count(': done in ') == 4
 
     results = json.load(open(osp.join(work_root, 'results.json')))
     for method, seeds_runs in results.items():

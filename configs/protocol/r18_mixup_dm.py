@@ -1,0 +1,1 @@
+_base_ = ['./_base_cifar10_jpeg_r18.py']
