@@ -22,6 +22,7 @@ INSTALL_REQUIRES = [
     'mmpretrain==1.2.0',
     'numpy>=1.24',
     'scikit-learn>=1.3',
+    'scipy>=1.10',
     'matplotlib>=3.7',
     'pyyaml>=6.0',
 ]

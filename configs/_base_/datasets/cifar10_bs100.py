@@ -1,0 +1,44 @@
+# CIFAR-10, 32x32, batch 100 (1 GPU); mmpretrain's CIFAR10 reads the
+# official python archive extracted under data_root (cifar-10-batches-py/).
+# Nothing is downloaded (download=False). Augmentation of the paper's CIFAR
+# benchmarks: 4-pixel reflect-padded random crop and horizontal flip.
+dataset_type = 'CIFAR10'
+data_root = 'data/cifar10'  # holds cifar-10-batches-py/
+data_preprocessor = dict(
+    num_classes=10,
+    mean=[125.307, 122.961, 113.8575],
+    std=[51.5865, 50.847, 51.255],
+    to_rgb=False)  # the archive is RGB already
+
+train_pipeline = [
+    dict(type='RandomCrop', crop_size=32, padding=4, padding_mode='reflect'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [dict(type='PackInputs')]
+
+train_dataloader = dict(
+    batch_size=100,
+    num_workers=4,
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        download=False,
+        pipeline=train_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=True),
+)
+val_dataloader = dict(
+    batch_size=100,
+    num_workers=4,
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='test',
+        download=False,
+        pipeline=test_pipeline),
+    sampler=dict(type='DefaultSampler', shuffle=False),
+)
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_dataloader = val_dataloader
+test_evaluator = val_evaluator

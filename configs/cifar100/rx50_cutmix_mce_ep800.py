@@ -1,0 +1,16 @@
+# CIFAR-100, ResNeXt-50 32x4d (CIFAR variant), 800 epochs, batch 100:
+# CutMix (alpha 0.2) + soft CE (MCE). See docs/configs.md
+_base_ = [
+    '../_base_/models/resnext50_cifar.py',
+    '../_base_/datasets/cifar100_bs100.py',
+    '../_base_/schedules/cifar_sgd_ep800.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    mixer=dict(type='CutMix', alpha=0.2),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=100,
+        loss=dict(type='CrossEntropyLoss', use_soft=True)))
+# ResNeXt-50 with a cutting-based mixer: weight decay 5e-4 (authors' configs)
+optim_wrapper = dict(optimizer=dict(weight_decay=0.0005))

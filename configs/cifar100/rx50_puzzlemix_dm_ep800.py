@@ -1,0 +1,11 @@
+# CIFAR-100, ResNeXt-50 32x4d (CIFAR variant), 800 epochs, batch 100:
+# PuzzleMix (alpha 1) + DM(CE) (eta 0.1). See docs/configs.md
+_base_ = [
+    '../_base_/models/resnext50_cifar.py',
+    '../_base_/datasets/cifar100_bs100.py',
+    '../_base_/schedules/cifar_sgd_ep800.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    mixer=dict(type='PuzzleMix', alpha=1.0),
+    head=dict(num_classes=100, loss=dict(type='DecoupledMixupLoss', eta=0.1)))

@@ -1,0 +1,14 @@
+# CUB-200-2011, ResNet-18 (ImageNet-pretrained), 200 epochs, batch 16:
+# AutoMix (alpha 2) + soft CE (MCE). See docs/configs.md
+_base_ = [
+    '../_base_/models/resnet18_in1k_pretrained.py',
+    '../_base_/datasets/cub200_bs16.py',
+    '../_base_/schedules/finetune_sgd_ep200.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    mixer=dict(type='AutoMix', alpha=2.0, in_channels=256),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=200,
+        loss=dict(type='CrossEntropyLoss', use_soft=True)))

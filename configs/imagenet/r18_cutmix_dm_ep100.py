@@ -1,0 +1,11 @@
+# ImageNet-1k, ResNet-18, 100 epochs, batch 4x64:
+# CutMix (alpha 0.2) + DM(CE) (eta 0.1). See docs/configs.md
+_base_ = [
+    '../_base_/models/resnet18.py',
+    '../_base_/datasets/imagenet_bs64.py',
+    '../_base_/schedules/imagenet_sgd_ep100.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    mixer=dict(type='CutMix', alpha=0.2),
+    head=dict(num_classes=1000, loss=dict(type='DecoupledMixupLoss', eta=0.1)))

@@ -1,0 +1,11 @@
+# Tiny-ImageNet, ResNet-18 (CIFAR variant), 400 epochs, batch 100:
+# PuzzleMix (alpha 1) + DM(CE) (eta 0.1). See docs/configs.md
+_base_ = [
+    '../_base_/models/resnet18_cifar.py',
+    '../_base_/datasets/tiny_imagenet_bs100.py',
+    '../_base_/schedules/tiny_imagenet_sgd_ep400.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    mixer=dict(type='PuzzleMix', alpha=1.0),
+    head=dict(num_classes=200, loss=dict(type='DecoupledMixupLoss', eta=0.1)))

@@ -1,0 +1,14 @@
+# Tiny-ImageNet, ResNet-18 (CIFAR variant), 400 epochs, batch 100:
+# SmoothMix (alpha 0.2) + soft CE (MCE). See docs/configs.md
+_base_ = [
+    '../_base_/models/resnet18_cifar.py',
+    '../_base_/datasets/tiny_imagenet_bs100.py',
+    '../_base_/schedules/tiny_imagenet_sgd_ep400.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    mixer=dict(type='SmoothMix', alpha=0.2),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=200,
+        loss=dict(type='CrossEntropyLoss', use_soft=True)))

@@ -1,0 +1,14 @@
+# Tiny-ImageNet, ResNeXt-50 32x4d (CIFAR variant), 400 epochs, batch 100:
+# PuzzleMix (alpha 1) + soft CE (MCE). See docs/configs.md
+_base_ = [
+    '../_base_/models/resnext50_cifar.py',
+    '../_base_/datasets/tiny_imagenet_bs100.py',
+    '../_base_/schedules/tiny_imagenet_sgd_ep400.py',
+    '../_base_/default_runtime.py',
+]
+model = dict(
+    mixer=dict(type='PuzzleMix', alpha=1.0),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=200,
+        loss=dict(type='CrossEntropyLoss', use_soft=True)))
