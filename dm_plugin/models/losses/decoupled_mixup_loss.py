@@ -152,9 +152,8 @@ def top_mixed_classes(target: torch.Tensor, pos_thr: float,
 
     Returns:
         tuple: (N, K) scores and indices of the top ``K = max_mixed`` (all C
-        for ``None``) scores, (N, K) bool mask of those that are mixed, (N,)
-        bool mask of rows with more than ``max_mixed`` mixed classes, and the
-        (N, C) bool mask of the negatives (not mixed) classes.
+        for ``None``) scores, (N, K) bool mask of those that are mixed, and
+        (N,) bool mask of rows with more than ``max_mixed`` mixed classes.
     """
     num_classes = target.size(-1)
     threshold = positive_threshold(target, pos_thr)
@@ -167,39 +166,48 @@ def top_mixed_classes(target: torch.Tensor, pos_thr: float,
         too_many = is_positive[:, max_mixed]
         top_score, top_index = top_score[:, :max_mixed], top_index[:, :max_mixed]
         is_positive = is_positive[:, :max_mixed]
-    return top_score, top_index, is_positive, too_many, target <= threshold
+    return top_score, top_index, is_positive, too_many
 
 
 class DecoupledMixupCE(torch.autograd.Function):
     """Per-sample MCE and decoupled regularizer with a fused backward.
 
     With ``p = softmax(z)``, the negatives' mass ``r = sum_{c not in P} p_c``
-    (a masked sum: no ``1 - sum`` cancellation) and ``u_k = p_k + r``:
+    (summed directly: no ``1 - sum`` cancellation) and ``u_k = p_k + r``:
     ``DR = sum_{k in P} w_k (log u_k - log p_k)`` and
 
     * ``dMCE/dz = p * sum(s) - s``,
     * ``dDR/dz_j = w_j (p_j / u_j - 1)`` for mixed ``j``, and
       ``p_j * sum_k w_k / u_k`` for the others.
 
-    Writing the gradient out saves the autograd graph's passes over the
-    (N, C) logits: DM costs about twice a soft cross-entropy instead of four
-    times. ``forward(logits, target, pos_thr, lam_weighted, max_mixed)`` ->
-    ``(mce, dr)``, both (N,); the targets get no gradient.
+    Everything per class is computed on the top ``max_mixed`` scores only,
+    and the gradient is written out, so DM costs a handful of passes over the
+    (N, C) logits more than a soft cross-entropy. ``forward(logits, target,
+    pos_thr, lam_weighted, max_mixed)`` -> ``(mce, dr)``, both (N,); the
+    targets get no gradient.
     """
 
     @staticmethod
     def forward(ctx, logits, target, pos_thr, lam_weighted, max_mixed):
-        lse = logits.logsumexp(dim=-1, keepdim=True)
-        prob = (logits - lse).exp()
+        prob = logits.softmax(dim=-1)
+        # log-sum-exp from the largest logit, whose probability is >= 1/C
+        # (never underflows): saves a pass over (N, C).
+        lse = logits.amax(dim=-1, keepdim=True) - prob.amax(
+            dim=-1, keepdim=True).log()
         total = target.sum(dim=-1, keepdim=True)
-        mce = lse.squeeze(-1) * total.squeeze(-1) - (target * logits).sum(-1)
+        mce = (lse * total -
+               (target * logits).sum(dim=-1, keepdim=True)).squeeze(-1)
 
-        top_score, top_index, is_positive, too_many, negative = \
-            top_mixed_classes(target, pos_thr, max_mixed)
-        negative_mass = torch.where(negative, prob, 0.).sum(-1, keepdim=True)
+        top_score, top_index, is_positive, too_many = top_mixed_classes(
+            target, pos_thr, max_mixed)
+        top_log_prob = logits.gather(-1, top_index) - lse
+        top_prob = prob.gather(-1, top_index)
+        # Negatives' mass: all classes with the mixed ones zeroed.
+        negative_mass = prob.scatter(
+            -1, top_index, torch.where(is_positive, 0., top_prob)).sum(
+                dim=-1, keepdim=True)
         log_negative = negative_mass.clamp_min(
             torch.finfo(logits.dtype).tiny).log()
-        top_log_prob = logits.gather(-1, top_index) - lse
         log_u = torch.logaddexp(top_log_prob, log_negative)
         is_mixed = is_positive.sum(dim=-1, keepdim=True) >= 2
         weight = top_score if lam_weighted else torch.ones_like(top_score)
@@ -207,24 +215,25 @@ class DecoupledMixupCE(torch.autograd.Function):
         dr = (weight * (log_u - top_log_prob)).sum(dim=-1)
         dr = torch.where(too_many, torch.nan, dr)
 
-        ctx.save_for_backward(target, prob, total, negative, top_index,
-                              weight, top_log_prob, log_u)
+        ctx.save_for_backward(target, prob, total, top_index, is_positive,
+                              weight, top_prob, top_log_prob, log_u)
         return mce, dr
 
     @staticmethod
     def backward(ctx, grad_mce, grad_dr):
-        (target, prob, total, negative, top_index, weight, top_log_prob,
-         log_u) = ctx.saved_tensors
+        (target, prob, total, top_index, is_positive, weight, top_prob,
+         top_log_prob, log_u) = ctx.saved_tensors
         grad_mce = grad_mce[:, None]
         grad_dr = grad_dr[:, None]
         inv_u_sum = (weight * (-log_u).exp()).sum(dim=-1, keepdim=True)
-        prob_coef = grad_mce * total + grad_dr * torch.where(
-            negative, inv_u_sum, 0.)
-        grad = prob * prob_coef - grad_mce * target
-        sigma_hat = (top_log_prob - log_u).exp()
-        grad = grad.scatter_add(-1, top_index,
-                                grad_dr * weight * (sigma_hat - 1))
-        return grad, None, None, None, None
+        # Every class as if it were a negative ...
+        grad = prob * (grad_mce * total + grad_dr * inv_u_sum)
+        grad = grad.addcmul_(target, grad_mce, value=-1)
+        # ... then the mixed classes corrected.
+        mixed_grad = weight * ((top_log_prob - log_u).exp() - 1) - \
+            torch.where(is_positive, top_prob * inv_u_sum, 0.)
+        return (grad.scatter_add_(-1, top_index, grad_dr * mixed_grad), None,
+                None, None, None)
 
 
 def decoupled_mixup_ce(logits: torch.Tensor,
