@@ -164,7 +164,8 @@ def top_mixed_classes(target: torch.Tensor, pos_thr: float,
     too_many = torch.zeros_like(is_positive[:, 0])
     if max_mixed is not None and num_top > max_mixed:
         too_many = is_positive[:, max_mixed]
-        top_score, top_index = top_score[:, :max_mixed], top_index[:, :max_mixed]
+        top_score = top_score[:, :max_mixed]
+        top_index = top_index[:, :max_mixed]
         is_positive = is_positive[:, :max_mixed]
     return top_score, top_index, is_positive, too_many
 
