@@ -1,4 +1,5 @@
 """Image classifier that mixes its own training batches."""
+import time
 from typing import List, Optional, Sequence, Union
 
 import numpy as np
@@ -10,7 +11,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from dm_plugin.registry import build_mixer
-from dm_plugin.validation import values_checkable
+from dm_plugin.validation import check_choice, values_checkable
 from ..utils import attach_scores, stack_targets
 
 
@@ -33,6 +34,13 @@ def build_mixer_probs(num_mixers: int,
     if total > 1 + 1e-6:
         raise ValueError(f'mixer_probs sum to {total} > 1')
     return np.append(probs, max(0., 1 - total))
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on an accelerator ``device`` (no-op on
+    CPU)."""
+    if device.type != 'cpu':
+        torch.accelerator.synchronize(device)
 
 
 @MODELS.register_module()
@@ -59,6 +67,31 @@ class MixupClassifier(ImageClassifier):
         pretrained, train_cfg, data_preprocessor, init_cfg: As in
             :class:`ImageClassifier`; ``train_cfg.augments`` must not be set
             (the batch would be mixed twice).
+        log_mix_time (str): Which mixers' wall time is logged as
+            ``mix_time`` (seconds spent this iteration in the mixers'
+            ``train_iter_update`` and the drawn mixer's call): ``'dynamic'``
+            those with ``needs_model``, ``'all'``, or ``'none'``. Defaults
+            to ``'dynamic'``.
+        sync_mix_time (bool): Synchronise the accelerator before and after
+            the timed span, so ``mix_time`` is its device time. Off by
+            default: on GPU ``mix_time`` is then host time (kernel launches
+            plus whatever the mixer waits for), and timing adds no sync.
+
+    Mixer protocol. A mixer is called as ``mixer(inputs, scores)``, or as
+    ``mixer(inputs, scores, model=self)`` when it sets ``needs_model``, and
+    returns ``(mixed_inputs, mixed_scores)``. It may also define:
+
+    * ``bind_classifier(classifier)``: called at the end of ``__init__`` and
+      of :meth:`init_weights`, to build or refresh state derived from the
+      classifier (AutoMix's momentum encoder); must update modules in place
+      once they exist.
+    * ``train_iter_update(classifier)``: called once per training iteration,
+      before mixing, whether or not the mixer is drawn (AutoMix's EMA step);
+      must not sync the host with the device.
+    * ``pop_losses() -> dict``: called right after the mixer's call; the
+      returned losses (keys containing ``'loss'`` are optimised, others only
+      logged, as mmengine's ``parse_losses`` does) are added to the head's
+      (AutoMix's Mix Block losses).
 
     Shapes:
         inputs (N, C, H, W); mixed scores (N, num_classes).
@@ -73,7 +106,9 @@ class MixupClassifier(ImageClassifier):
                  pretrained: Optional[str] = None,
                  train_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 log_mix_time: str = 'dynamic',
+                 sync_mix_time: bool = False):
         if train_cfg and train_cfg.get('augments'):
             raise ValueError(
                 'MixupClassifier mixes batches itself: move '
@@ -95,6 +130,26 @@ class MixupClassifier(ImageClassifier):
         self.mixer_probs = (
             build_mixer_probs(len(self.mixers), mixer_probs)
             if self.mixers else None)
+        check_choice('log_mix_time', log_mix_time, ('dynamic', 'all', 'none'))
+        if not isinstance(sync_mix_time, bool):
+            raise TypeError(
+                f'sync_mix_time must be a bool, got {sync_mix_time!r}')
+        self.log_mix_time = log_mix_time
+        self.sync_mix_time = sync_mix_time
+        self.bind_mixers()
+
+    def bind_mixers(self) -> None:
+        """Call each mixer's ``bind_classifier(self)``, where defined."""
+        for mixer in self.mixers:
+            bind = getattr(mixer, 'bind_classifier', None)
+            if bind is not None:
+                bind(self)
+
+    def init_weights(self) -> None:
+        """Initialise as :class:`ImageClassifier`, then re-bind the mixers
+        (AutoMix's momentum encoder starts from the initialised weights)."""
+        super().init_weights()
+        self.bind_mixers()
 
     def one_hot_scores(self, data_samples: List[DataSample]) -> torch.Tensor:
         """(N, num_classes) float scores of the batch's labels."""
@@ -120,23 +175,62 @@ class MixupClassifier(ImageClassifier):
         choice = np.random.choice(len(self.mixer_probs), p=self.mixer_probs)
         return self.mixers[choice] if choice < len(self.mixers) else None
 
-    def mix(self, inputs: torch.Tensor, data_samples: List[DataSample]
-            ) -> torch.Tensor:
+    def mix(self,
+            inputs: torch.Tensor,
+            data_samples: List[DataSample],
+            extra_losses: Optional[dict] = None) -> torch.Tensor:
         """Mix the batch in place of its labels: returns the mixed inputs and
-        sets each sample's ``gt_score`` to its mixed scores."""
+        sets each sample's ``gt_score`` to its mixed scores.
+
+        Runs each mixer's ``train_iter_update`` first. ``extra_losses``, when
+        given, receives the drawn mixer's ``pop_losses()`` and ``mix_time``
+        (see the class docstring); a mixer that returns losses needs it.
+        """
         scores = self.one_hot_scores(data_samples)
         mixer = self.choose_mixer()
+        timed = mixer is not None and (
+            self.log_mix_time == 'all' or
+            (self.log_mix_time == 'dynamic' and mixer.needs_model))
+        if timed and self.sync_mix_time:
+            synchronize(inputs.device)
+        start = time.perf_counter()
+        for each in self.mixers:
+            update = getattr(each, 'train_iter_update', None)
+            if update is not None:
+                update(self)
         if mixer is not None:
             if mixer.needs_model:
                 inputs, scores = mixer(inputs, scores, model=self)
             else:
                 inputs, scores = mixer(inputs, scores)
+            if timed and self.sync_mix_time:
+                synchronize(inputs.device)
+            elapsed = time.perf_counter() - start
+            pop_losses = getattr(mixer, 'pop_losses', None)
+            losses = pop_losses() if pop_losses is not None else {}
+            if extra_losses is not None:
+                extra_losses.update(losses)
+                if timed:
+                    extra_losses['mix_time'] = torch.tensor(elapsed)
+            elif losses:
+                raise ValueError(
+                    f'{type(mixer).__name__} returns losses '
+                    f'({", ".join(losses)}); call mix() with an '
+                    'extra_losses dict to receive them')
         attach_scores(data_samples, scores)
         return inputs
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> dict:
-        """Mix the batch, then compute the head's losses on it."""
-        inputs = self.mix(inputs, data_samples)
+        """Mix the batch, then compute the head's losses on it, plus the
+        mixer's own losses and ``mix_time`` (see the class docstring)."""
+        extra = {}
+        inputs = self.mix(inputs, data_samples, extra)
         feats = self.extract_feat(inputs)
-        return self.head.loss(feats, data_samples)
+        losses = self.head.loss(feats, data_samples)
+        clash = losses.keys() & extra.keys()
+        if clash:
+            raise KeyError(
+                f'the mixer and the head both return {sorted(clash)}')
+        losses.update(extra)
+        return losses

@@ -117,3 +117,90 @@ def test_label_out_of_range_names_num_classes():
     model = build_classifier(num_classes=3)
     with pytest.raises(ValueError, match='num_classes'):
         model.loss(torch.randn(2, 3, 16, 16), samples([0, 5]))
+
+
+class ProtocolMixer(torch.nn.Module):
+    """A mixer using every optional hook of the mixer protocol."""
+
+    needs_model = True
+
+    def __init__(self, loss_name='loss_extra'):
+        super().__init__()
+        self.loss_name = loss_name
+        self.calls = []
+
+    def bind_classifier(self, classifier):
+        self.calls.append('bind')
+
+    def train_iter_update(self, classifier):
+        self.calls.append('update')
+
+    def forward(self, inputs, scores, model):
+        self.calls.append('mix')
+        self.loss = model.extract_feat(inputs)[-1].sum() * 0
+        return inputs, scores
+
+    def pop_losses(self):
+        return {self.loss_name: self.loss + 1}
+
+
+def test_mixer_protocol_hooks_and_extra_losses():
+    mixer = ProtocolMixer()
+    model = build_classifier(mixer=mixer)
+    assert mixer.calls == ['bind']
+    model.init_weights()
+    assert mixer.calls == ['bind', 'bind']
+    losses = model.loss(torch.randn(2, 3, 16, 16), samples([0, 1]))
+    assert mixer.calls[2:] == ['update', 'mix']
+    assert losses['loss_extra'] == 1
+    assert losses['mix_time'].dim() == 0 and losses['mix_time'] > 0
+    # Updates run every iteration, also when the mixer is not drawn.
+    model.mixer_probs[:] = [0., 1.]
+    losses = model.loss(torch.randn(2, 3, 16, 16), samples([0, 1]))
+    assert mixer.calls[4:] == ['update'] and 'mix_time' not in losses
+
+
+def test_mixer_losses_need_a_dict_and_unique_keys():
+    model = build_classifier(mixer=ProtocolMixer())
+    with pytest.raises(ValueError, match='extra_losses'):
+        model.mix(torch.randn(2, 3, 16, 16), samples([0, 1]))
+    model = build_classifier(mixer=ProtocolMixer('loss_mce'))
+    with pytest.raises(KeyError, match='loss_mce'):
+        model.loss(torch.randn(2, 3, 16, 16), samples([0, 1]))
+
+
+@pytest.mark.parametrize('log_mix_time, mixer, timed', [
+    ('dynamic', dict(type='Mixup'), False),
+    ('all', dict(type='Mixup'), True),
+    ('none', dict(type='AttentiveMix'), False),
+    ('dynamic', dict(type='AttentiveMix'), True),
+])
+@pytest.mark.parametrize('sync', [False, True])
+def test_mix_time_logging(log_mix_time, mixer, timed, sync):
+    model = build_classifier(
+        mixer=mixer, log_mix_time=log_mix_time, sync_mix_time=sync)
+    losses = model.loss(torch.randn(2, 3, 16, 16), samples([0, 1]))
+    assert ('mix_time' in losses) == timed
+    if timed:
+        assert losses['mix_time'].device.type == 'cpu'
+        assert losses['mix_time'] > 0
+
+
+def test_bad_mix_time_options():
+    with pytest.raises(ValueError, match='log_mix_time'):
+        build_classifier(log_mix_time='sometimes')
+    with pytest.raises(TypeError, match='sync_mix_time'):
+        build_classifier(sync_mix_time='yes')
+
+
+def test_mix_time_is_logged_by_the_runner(runner_cfg):
+    cfg = runner_cfg(max_iters=2)
+    cfg['model']['log_mix_time'] = 'all'
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    logged = runner.message_hub.log_scalars
+    assert logged['train/mix_time'].current() > 0
+    # Logged, not optimised: the total loss is the head's.
+    assert logged['train/loss'].current() == pytest.approx(
+        logged['train/loss_mce'].current() +
+        logged['train/loss_dr'].current(), rel=1e-5)

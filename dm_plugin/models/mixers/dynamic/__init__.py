@@ -1,2 +1,6 @@
 """Dynamic mixers: they use the classifier to build the mixed samples."""
-__all__ = []
+from .attentivemix import AttentiveMix
+from .automix import AutoMix, MixBlock
+from .puzzlemix import PuzzleMix
+
+__all__ = ['PuzzleMix', 'AttentiveMix', 'AutoMix', 'MixBlock']

@@ -1,0 +1,7 @@
+# FixMatch, WRN-28-8, CIFAR-100 with 2500 labels (25 per class).
+_base_ = ['./_base_/fixmatch_cifar100.py']
+
+train_dataloader = dict(
+    dataset=dict(
+        labeled_per_class=25,
+        split_file='work_dirs/semi_splits/cifar100_2500_seed0.json'))

@@ -1,0 +1,7 @@
+# FixMatch, WRN-28-8, CIFAR-100 with 400 labels (4 per class).
+_base_ = ['./_base_/fixmatch_cifar100.py']
+
+train_dataloader = dict(
+    dataset=dict(
+        labeled_per_class=4,
+        split_file='work_dirs/semi_splits/cifar100_400_seed0.json'))
