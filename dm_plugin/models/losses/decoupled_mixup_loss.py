@@ -173,42 +173,45 @@ def top_mixed_classes(target: torch.Tensor, pos_thr: float,
 class DecoupledMixupCE(torch.autograd.Function):
     """Per-sample MCE and decoupled regularizer with a fused backward.
 
-    With ``p = softmax(z)``, the negatives' mass ``r = sum_{c not in P} p_c``
-    (summed directly: no ``1 - sum`` cancellation) and ``u_k = p_k + r``:
-    ``DR = sum_{k in P} w_k (log u_k - log p_k)`` and
+    Works on the negatives' softmax ``q = softmax(z masked to c not in P)``
+    and their log-mass ``log r = LSE_{c not in P} z - LSE z``, both exact in
+    every float range (no ``1 - sum`` cancellation, no underflow of ``r``).
+    With ``u_k = p_k + r`` and ``sigma_k = p_k / u_k`` (the decoupled
+    softmax): ``DR = sum_{k in P} w_k (log u_k - log p_k)`` and
 
-    * ``dMCE/dz = p * sum(s) - s``,
-    * ``dDR/dz_j = w_j (p_j / u_j - 1)`` for mixed ``j``, and
-      ``p_j * sum_k w_k / u_k`` for the others.
+    * ``dMCE/dz = p * sum(s) - s`` with ``p = r * q`` off ``P``,
+    * ``dDR/dz_k = w_k (sigma_k - 1)`` on ``P``, and
+      ``q_j * sum_k w_k (1 - sigma_k)`` off ``P`` (bounded: no overflow).
 
-    Everything per class is computed on the top ``max_mixed`` scores only,
-    and the gradient is written out, so DM costs a handful of passes over the
-    (N, C) logits more than a soft cross-entropy. ``forward(logits, target,
-    pos_thr, lam_weighted, max_mixed)`` -> ``(mce, dr)``, both (N,); the
-    targets get no gradient.
+    Per-class work is done on the top ``max_mixed`` scores only and the
+    gradient is written out, so DM costs one more softmax-sized pass than a
+    soft cross-entropy. ``forward(logits, target, pos_thr, lam_weighted,
+    max_mixed)`` -> ``(mce, dr)``, both (N,); the targets get no gradient.
     """
 
     @staticmethod
     def forward(ctx, logits, target, pos_thr, lam_weighted, max_mixed):
-        prob = logits.softmax(dim=-1)
-        # log-sum-exp from the largest logit, whose probability is >= 1/C
-        # (never underflows): saves a pass over (N, C).
-        lse = logits.amax(dim=-1, keepdim=True) - prob.amax(
-            dim=-1, keepdim=True).log()
+        top_score, top_index, is_positive, too_many = top_mixed_classes(
+            target, pos_thr, max_mixed)
+        top_logit = logits.gather(-1, top_index)
+        lowest = torch.finfo(logits.dtype).min
+        negative_logits = logits.scatter(
+            -1, top_index, torch.where(is_positive, lowest, top_logit))
+        negative_prob = negative_logits.softmax(dim=-1)  # q
+        # LSE from the largest term, whose share is >= 1/C (no underflow).
+        negative_lse = negative_logits.amax(dim=-1, keepdim=True) - \
+            negative_prob.amax(dim=-1, keepdim=True).log()
+        lse = torch.cat(
+            [negative_lse,
+             torch.where(is_positive, top_logit, -torch.inf)], dim=-1
+        ).logsumexp(dim=-1, keepdim=True)
+
         total = target.sum(dim=-1, keepdim=True)
         mce = (lse * total -
                (target * logits).sum(dim=-1, keepdim=True)).squeeze(-1)
 
-        top_score, top_index, is_positive, too_many = top_mixed_classes(
-            target, pos_thr, max_mixed)
-        top_log_prob = logits.gather(-1, top_index) - lse
-        top_prob = prob.gather(-1, top_index)
-        # Negatives' mass: all classes with the mixed ones zeroed.
-        negative_mass = prob.scatter(
-            -1, top_index, torch.where(is_positive, 0., top_prob)).sum(
-                dim=-1, keepdim=True)
-        log_negative = negative_mass.clamp_min(
-            torch.finfo(logits.dtype).tiny).log()
+        top_log_prob = top_logit - lse
+        log_negative = negative_lse - lse  # log r
         log_u = torch.logaddexp(top_log_prob, log_negative)
         is_mixed = is_positive.sum(dim=-1, keepdim=True) >= 2
         weight = top_score if lam_weighted else torch.ones_like(top_score)
@@ -216,25 +219,30 @@ class DecoupledMixupCE(torch.autograd.Function):
         dr = (weight * (log_u - top_log_prob)).sum(dim=-1)
         dr = torch.where(too_many, torch.nan, dr)
 
-        ctx.save_for_backward(target, prob, total, top_index, is_positive,
-                              weight, top_prob, top_log_prob, log_u)
+        ctx.save_for_backward(target, total, negative_prob, log_negative,
+                              top_index, is_positive, weight, top_log_prob,
+                              log_u)
         return mce, dr
 
     @staticmethod
     def backward(ctx, grad_mce, grad_dr):
-        (target, prob, total, top_index, is_positive, weight, top_prob,
-         top_log_prob, log_u) = ctx.saved_tensors
+        (target, total, negative_prob, log_negative, top_index, is_positive,
+         weight, top_log_prob, log_u) = ctx.saved_tensors
         grad_mce = grad_mce[:, None]
         grad_dr = grad_dr[:, None]
-        inv_u_sum = (weight * (-log_u).exp()).sum(dim=-1, keepdim=True)
-        # Every class as if it were a negative ...
-        grad = prob * (grad_mce * total + grad_dr * inv_u_sum)
-        grad = grad.addcmul_(target, grad_mce, value=-1)
-        # ... then the mixed classes corrected.
-        mixed_grad = weight * ((top_log_prob - log_u).exp() - 1) - \
-            torch.where(is_positive, top_prob * inv_u_sum, 0.)
-        return (grad.scatter_add_(-1, top_index, grad_dr * mixed_grad), None,
-                None, None, None)
+        decoupled = (top_log_prob - log_u).exp()  # sigma_k
+        # Off P: p_j = r q_j in the MCE term, q_j sum_k w_k (1 - sigma_k)
+        # in the DR term; q is 0 on P.
+        negative_coef = grad_mce * total * log_negative.exp() + \
+            grad_dr * (weight * (1 - decoupled)).sum(dim=-1, keepdim=True)
+        grad = (negative_prob * negative_coef).addcmul_(
+            target, grad_mce, value=-1)
+        # On P: p_k sum(s) for the MCE, w_k (sigma_k - 1) for the DR.
+        positive_grad = torch.where(
+            is_positive, grad_mce * total * top_log_prob.exp(), 0.) + \
+            grad_dr * weight * (decoupled - 1)
+        return (grad.scatter_add_(-1, top_index, positive_grad), None, None,
+                None, None)
 
 
 def decoupled_mixup_ce(logits: torch.Tensor,
