@@ -14,8 +14,8 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import dm_plugin  # noqa: E402,F401  (registers models, mixers, datasets)
-from dm_plugin.engine import (close_distributed,  # noqa: E402
-                              prepare_cpu_distributed)
+from dm_plugin.engine import (check_model_types,  # noqa: E402
+                              close_distributed, prepare_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -56,6 +56,7 @@ def main(argv=None):
     if missing:
         raise ValueError(f'{args.config} has no {", ".join(missing)}: '
                          'tools/test.py needs a test split')
+    check_model_types(cfg.model)
     cfg.load_from = args.checkpoint
     cfg.launcher = args.launcher
     prepare_cpu_distributed(cfg)

@@ -13,8 +13,8 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import dm_plugin  # noqa: E402,F401  (registers models, mixers, datasets)
-from dm_plugin.engine import (close_distributed,  # noqa: E402
-                              prepare_cpu_distributed)
+from dm_plugin.engine import (check_model_types,  # noqa: E402
+                              close_distributed, prepare_cpu_distributed)
 
 
 def parse_args(argv=None):
@@ -97,8 +97,9 @@ def print_summary(runner: Runner) -> None:
         if name in ('time', 'data_time'):
             continue
         buffer = scalars[key]
+        best = buffer.min() if name.endswith('/ece') else buffer.max()
         lines.append(f'  {name}: final {buffer.current():.2f}, '
-                     f'best {buffer.max():.2f}')
+                     f'best {best:.2f}')
     last = osp.join(runner.work_dir, 'last_checkpoint')
     if osp.isfile(last):
         with open(last) as f:
@@ -110,6 +111,7 @@ def print_summary(runner: Runner) -> None:
 def main(argv=None):
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
+    check_model_types(cfg.model)
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()

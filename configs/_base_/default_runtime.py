@@ -7,10 +7,18 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', interval=1, max_keep_ckpts=2, save_last=True),
+        type='AtomicCheckpointHook', interval=1, max_keep_ckpts=2, save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
 )
+
+# Exact resume (RNG states in checkpoints), a clear error at the first
+# NaN/Inf loss naming its part, and a head/dataset num_classes check.
+custom_hooks = [
+    dict(type='RandomStateHook'),
+    dict(type='NonFiniteLossHook'),
+    dict(type='NumClassesCheckHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

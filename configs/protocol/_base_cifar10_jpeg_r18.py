@@ -72,5 +72,5 @@ val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100),
-    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=1,
+    checkpoint=dict(type='AtomicCheckpointHook', interval=5, max_keep_ckpts=1,
                     save_last=True))

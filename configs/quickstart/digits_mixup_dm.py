@@ -62,7 +62,7 @@ test_cfg = dict()
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=1,
+    checkpoint=dict(type='AtomicCheckpointHook', interval=5, max_keep_ckpts=1,
                     save_last=True),
 )
 work_dir = './work_dirs/digits_mixup_dm'

@@ -1,3 +1,12 @@
 from .digits import DigitsDataset
+from .fgvc_aircraft import FGVCAircraftDataset
+from .semi_supervised import SemiSupervisedDataset, semi_supervised_collate
+from .stanford_cars import StanfordCarsDataset
+from .tiny_imagenet import TinyImageNetDataset
+from .transforms import SafeLoadImageFromFile
 
-__all__ = ['DigitsDataset']
+__all__ = [
+    'DigitsDataset', 'FGVCAircraftDataset', 'SafeLoadImageFromFile',
+    'SemiSupervisedDataset', 'StanfordCarsDataset', 'TinyImageNetDataset',
+    'semi_supervised_collate'
+]

@@ -1,4 +1,6 @@
 """Distributed training without GPUs (gloo), for CPU clusters and tests."""
+import datetime
+
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
@@ -26,7 +28,12 @@ def prepare_cpu_distributed(cfg: Config) -> None:
     wrapper.setdefault('device_ids', None)
     cfg.model_wrapper_cfg = wrapper
     if not dist.is_initialized():
-        dist.init_process_group(backend='gloo', init_method='env://')
+        # A rank that hangs instead of dying fails after this many seconds.
+        timeout = cfg.env_cfg.dist_cfg.get('timeout', 1800)
+        dist.init_process_group(
+            backend='gloo',
+            init_method='env://',
+            timeout=datetime.timedelta(seconds=timeout))
 
 
 def close_distributed() -> None:

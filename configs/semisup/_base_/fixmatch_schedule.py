@@ -22,7 +22,7 @@ default_hooks = dict(
     # Validation metrics logged at the iteration, not epoch 0.
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     checkpoint=dict(
-        type='CheckpointHook',
+        type='AtomicCheckpointHook',
         by_epoch=False,
         interval=val_interval,
         max_keep_ckpts=2,

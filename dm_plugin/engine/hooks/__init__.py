@@ -1,0 +1,9 @@
+from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .non_finite_loss_hook import NonFiniteLossHook
+from .num_classes_check_hook import NumClassesCheckHook
+from .random_state_hook import RandomStateHook
+
+__all__ = [
+    'AtomicCheckpointHook', 'NonFiniteLossHook', 'NumClassesCheckHook',
+    'RandomStateHook'
+]

@@ -1,0 +1,34 @@
+"""A head whose num_classes disagrees with the data fails before training."""
+import pytest
+from mmengine.runner import Runner
+
+
+def mismatched_cfg(runner_cfg, head_classes, preprocessor_classes):
+    cfg = runner_cfg(max_iters=2)  # the data has 3 classes
+    cfg['model']['head']['num_classes'] = head_classes
+    cfg['model']['data_preprocessor']['num_classes'] = preprocessor_classes
+    cfg['custom_hooks'] = [dict(type='NumClassesCheckHook')]
+    return cfg
+
+
+@pytest.mark.parametrize('head, preprocessor, name, number', [
+    (4, 3, 'model.head', 4),  # would train silently with a dead class
+    (2, 3, 'model.head', 2),  # would fail only when a label 2 is drawn
+    (3, 5, 'model.data_preprocessor', 5),
+])
+def test_mismatch_is_caught_before_the_first_iteration(
+        runner_cfg, head, preprocessor, name, number):
+    runner = Runner.from_cfg(mismatched_cfg(runner_cfg, head, preprocessor))
+    with pytest.raises(
+            ValueError,
+            match=rf'{name}.num_classes is {number} but the training set '
+            r'CustomDataset has 3 classes; set '
+            rf'{name}.num_classes=3'):
+        runner.train()
+    assert runner.iter == 0
+
+
+def test_matching_num_classes_trains(runner_cfg):
+    runner = Runner.from_cfg(mismatched_cfg(runner_cfg, 3, 3))
+    runner.train()
+    assert runner.iter == 2

@@ -1,0 +1,96 @@
+"""A run killed mid-epoch and resumed equals an uninterrupted run."""
+import os.path as osp
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.runner import Runner
+
+from dm_plugin.engine.checkpoint import load_checkpoint_file
+from reliability_utils import (ROOT, dump_config, exact_resume_cfg,
+                               logged_losses, output_of, run_train,
+                               train_env, wait_for)
+
+
+def final_state(work_dir: str, iteration: int) -> dict:
+    checkpoint = load_checkpoint_file(
+        osp.join(work_dir, f'iter_{iteration}.pth'))
+    return dict(model=checkpoint['state_dict'],
+                optimizer=checkpoint['optimizer']['state'])
+
+
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(
+        runner_cfg, tmp_path):
+    """12 images, batch 4: 3 iterations per epoch. Checkpoints at 2 and 4
+    (mid-epoch), validation after each. The killed run stops in iteration 3,
+    after the checkpoint of iteration 2; its resume replays epoch 1's first
+    two batches and continues with the saved random state."""
+    cfg = exact_resume_cfg(runner_cfg(max_iters=6, checkpoint_interval=2))
+    config = dump_config(cfg, str(tmp_path / 'exact.py'))
+    ref_dir, killed_dir = str(tmp_path / 'ref'), str(tmp_path / 'killed')
+
+    ref = run_train([config, '--work-dir', ref_dir], timeout=240)
+    assert ref.returncode == 0, output_of(ref)
+
+    marker = str(tmp_path / 'stalled')
+    stalled = dict(cfg, custom_hooks=cfg['custom_hooks'] + [
+        dict(type='StallAfterIterHook', at=3, marker=marker)])
+    stalled_config = dump_config(stalled, str(tmp_path / 'stalled.py'))
+    process = subprocess.Popen(
+        [sys.executable, 'tools/train.py', stalled_config, '--work-dir',
+         killed_dir], cwd=ROOT, env=train_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(marker, process, timeout=240)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert open(osp.join(killed_dir, 'last_checkpoint')).read().endswith(
+        'iter_2.pth')
+    assert not osp.exists(osp.join(killed_dir, 'iter_4.pth'))
+    killed_losses = logged_losses(killed_dir)
+    assert sorted(killed_losses) == [1, 2, 3]
+
+    resumed = run_train([config, '--work-dir', killed_dir, '--resume'],
+                        timeout=240)
+    assert resumed.returncode == 0, output_of(resumed)
+    assert 'iter_2.pth' in output_of(resumed)
+
+    ref_losses = logged_losses(ref_dir)
+    assert sorted(ref_losses) == [1, 2, 3, 4, 5, 6]
+    assert set(ref_losses[1]) == {'loss', 'loss_mce', 'loss_dr'}
+    # Iterations 1-2 come from the killed run, 3-6 from the resumed one
+    # (its iteration 3 repeats the lost one, which matched too).
+    assert killed_losses[3] == ref_losses[3]
+    assert logged_losses(killed_dir) == ref_losses
+    torch.testing.assert_close(
+        final_state(killed_dir, 6), final_state(ref_dir, 6), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize('with_hook', [True, False])
+def test_resume_in_process_reproduces_random_draws(runner_cfg, tmp_path,
+                                                   with_hook):
+    """Same check without subprocesses (12 images, batch 3: 4 iterations,
+    resume at 2); without RandomStateHook the resumed iterations draw other
+    λ and mixers."""
+    def make(work, max_iters, resume=False):
+        cfg = exact_resume_cfg(runner_cfg(
+            max_iters=max_iters, checkpoint_interval=2, batch_size=3,
+            work_dir=str(tmp_path / work)))
+        if not with_hook:
+            cfg['custom_hooks'] = []
+        cfg.update(resume=resume, log_level='ERROR',
+                   experiment_name=f'{work}_{max_iters}_{with_hook}')
+        return cfg
+
+    Runner.from_cfg(make('ref', 4)).train()
+    Runner.from_cfg(make('resumed', 2)).train()
+    Runner.from_cfg(make('resumed', 4, resume=True)).train()
+    ref = logged_losses(str(tmp_path / 'ref'))
+    resumed = logged_losses(str(tmp_path / 'resumed'))
+    assert sorted(ref) == sorted(resumed) == [1, 2, 3, 4]
+    assert [ref[i] == resumed[i] for i in (1, 2)] == [True, True]
+    assert (ref[3] == resumed[3] and ref[4] == resumed[4]) == with_hook
