@@ -1,3 +1,4 @@
+from .class_balanced_subset import ClassBalancedSubset
 from .digits import DigitsDataset
 from .fgvc_aircraft import FGVCAircraftDataset
 from .semi_supervised import SemiSupervisedDataset, semi_supervised_collate
@@ -6,7 +7,7 @@ from .tiny_imagenet import TinyImageNetDataset
 from .transforms import SafeLoadImageFromFile
 
 __all__ = [
-    'DigitsDataset', 'FGVCAircraftDataset', 'SafeLoadImageFromFile',
-    'SemiSupervisedDataset', 'StanfordCarsDataset', 'TinyImageNetDataset',
-    'semi_supervised_collate'
+    'ClassBalancedSubset', 'DigitsDataset', 'FGVCAircraftDataset',
+    'SafeLoadImageFromFile', 'SemiSupervisedDataset', 'StanfordCarsDataset',
+    'TinyImageNetDataset', 'semi_supervised_collate'
 ]

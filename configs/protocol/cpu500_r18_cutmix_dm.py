@@ -1,0 +1,2 @@
+_base_ = ['./_base_cifar10_500pc_r18.py']
+model = dict(mixer=dict(type='CutMix', alpha=0.2))
