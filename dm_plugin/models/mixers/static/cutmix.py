@@ -6,23 +6,8 @@ Localizable Features", ICCV 2019.
 import torch
 
 from dm_plugin.registry import MIXERS
-from ..base import BaseMixer, mix_scores
-
-
-def box_mask(lam: torch.Tensor, height: int, width: int, center_y: torch.Tensor,
-             center_x: torch.Tensor) -> torch.Tensor:
-    """(N, 1, H, W) bool mask of boxes of area ``(1 - lam) * H * W`` (before
-    clipping to the image), centred at the given (N,) points in [0, 1)."""
-    cut = (1 - lam).clamp(min=0).sqrt()
-    half_h = (cut * height / 2)[:, None]
-    half_w = (cut * width / 2)[:, None]
-    cy = (center_y * height)[:, None]
-    cx = (center_x * width)[:, None]
-    rows = torch.arange(height, device=lam.device) + 0.5
-    cols = torch.arange(width, device=lam.device) + 0.5
-    in_rows = (rows >= (cy - half_h).round()) & (rows < (cy + half_h).round())
-    in_cols = (cols >= (cx - half_w).round()) & (cols < (cx + half_w).round())
-    return (in_rows[:, :, None] & in_cols[:, None, :])[:, None]
+from ..base import BaseMixer
+from .masks import box_mask, mix_with_mask
 
 
 @MIXERS.register_module()
@@ -47,6 +32,4 @@ class CutMix(BaseMixer):
         centers = self.share_draws(
             torch.rand(num, 2, device=inputs.device), index)
         pasted = box_mask(lam, height, width, centers[:, 0], centers[:, 1])
-        mixed = torch.where(pasted, inputs[index], inputs)
-        kept = 1 - pasted.flatten(1).float().mean(dim=1)
-        return mixed, mix_scores(scores, kept, index)
+        return mix_with_mask(inputs, scores, index, ~pasted)

@@ -8,6 +8,14 @@ from dm_plugin.registry import MIXERS
 from ..base import BaseMixer, mix_scores
 
 
+def linear_mix(tensor: torch.Tensor, lam: torch.Tensor,
+               index: torch.Tensor) -> torch.Tensor:
+    """``lam * tensor + (1 - lam) * tensor[index]`` for a (N, ...) tensor of
+    any rank and (N,) ``lam`` and ``index``."""
+    lam = lam.to(tensor.dtype).view(-1, *([1] * (tensor.dim() - 1)))
+    return lam * tensor + (1 - lam) * tensor[index]
+
+
 @MIXERS.register_module()
 class Mixup(BaseMixer):
     """Mixup (Zhang et al., ICLR 2018): ``x = lam*x_a + (1-lam)*x_b``,
@@ -25,6 +33,4 @@ class Mixup(BaseMixer):
     def mix(self, inputs: torch.Tensor, scores: torch.Tensor):
         index = self.sample_index(inputs.size(0), inputs.device)
         lam = self.sample_lam(index)
-        lam_img = lam.to(inputs.dtype)[:, None, None, None]
-        mixed = lam_img * inputs + (1 - lam_img) * inputs[index]
-        return mixed, mix_scores(scores, lam, index)
+        return linear_mix(inputs, lam, index), mix_scores(scores, lam, index)

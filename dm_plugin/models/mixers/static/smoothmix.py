@@ -1,0 +1,62 @@
+"""SmoothMix: blend the partner in through a soft-edged Gaussian mask.
+
+Lee et al. "SmoothMix: a Simple Yet Effective Data Augmentation to Train
+Robust Classifiers", CVPR Workshops 2020.
+"""
+import torch
+
+from dm_plugin.registry import MIXERS
+from ..base import BaseMixer
+from .masks import check_interval, mix_with_mask
+
+
+@MIXERS.register_module()
+class SmoothMix(BaseMixer):
+    """SmoothMix (Lee et al., CVPRW 2020), circular mask: the partner shows
+    with weight ``G = exp(-d**2 / (2 sigma**2))`` around a random centre, so
+    the mixed image has no strong edges; λ is the mean kept weight
+    ``1 - mean(G)``.
+
+    ``sigma`` is a fraction of the image side (of H vertically and W
+    horizontally, so the blob stretches with non-square images). As for
+    ResizeMix, the paper's uniform draw of ``sigma`` in its range is
+    ``min + (max - min) * B`` with ``B ~ Beta(alpha, alpha)``; ``alpha=1`` is
+    the uniform draw.
+
+    Args:
+        alpha (float): Beta concentration (> 0) of the draw in ``sigma``.
+            Defaults to 1.0.
+        mode (str): ``'batch'`` | ``'elem'`` | ``'pair'`` sharing of the mask,
+            see :class:`BaseMixer`. Defaults to ``'batch'``.
+        sigma (tuple[float]): Range ``(min, max)`` (> 0) of the Gaussian's
+            spread as a fraction of the image side. Defaults to
+            (0.25, 0.5).
+
+    Shapes:
+        inputs (N, C, H, W), scores (N, K) -> (N, C, H, W), (N, K).
+    """
+
+    def __init__(self,
+                 alpha: float = 1.0,
+                 mode: str = 'batch',
+                 sigma=(0.25, 0.5)):
+        super().__init__(alpha, mode)
+        check_interval('sigma', sigma, low=0.)
+        self.sigma = tuple(float(s) for s in sigma)
+
+    def mix(self, inputs: torch.Tensor, scores: torch.Tensor):
+        num, _, height, width = inputs.shape
+        device = inputs.device
+        index = self.sample_index(num, device)
+        low, high = self.sigma
+        spread = (low + (high - low) * self.sample_lam(index))[:, None]
+        centers = self.share_draws(torch.rand(num, 2, device=device), index)
+        rows = (torch.arange(height, device=device) + 0.5) / height
+        cols = (torch.arange(width, device=device) + 0.5) / width
+        dist_y = ((rows - centers[:, :1]) / spread).square()  # (N, H)
+        dist_x = ((cols - centers[:, 1:]) / spread).square()  # (N, W)
+        shown = torch.exp(-0.5 * (dist_y[:, :, None] + dist_x[:, None, :]))
+        return mix_with_mask(inputs, scores, index, 1 - shown[:, None])
+
+    def extra_repr(self) -> str:
+        return f'{super().extra_repr()}, sigma={self.sigma}'
