@@ -26,6 +26,7 @@ analytical backward.
 * DM(BCE): BCE-with-logits against ``y_k = 1 if s_k >= xi else (s_k/xi)^power``
   for ``k in P`` and 0 elsewhere.
 """
+from contextlib import nullcontext
 from typing import Dict, Optional
 
 import torch
@@ -152,8 +153,9 @@ def top_mixed_classes(target: torch.Tensor, pos_thr: float,
 
     Returns:
         tuple: (N, K) scores and indices of the top ``K = max_mixed`` (all C
-        for ``None``) scores, (N, K) bool mask of those that are mixed, and
-        (N,) bool mask of rows with more than ``max_mixed`` mixed classes.
+        for ``None``) scores in descending order, (N, K) bool mask of those
+        that are mixed (a prefix of each row), and (N,) bool mask of rows
+        with more than ``max_mixed`` mixed classes.
     """
     num_classes = target.size(-1)
     threshold = positive_threshold(target, pos_thr)
@@ -161,13 +163,11 @@ def top_mixed_classes(target: torch.Tensor, pos_thr: float,
         max_mixed + 1, num_classes)
     top_score, top_index = target.topk(num_top, dim=-1)
     is_positive = top_score > threshold
-    too_many = torch.zeros_like(is_positive[:, 0])
-    if max_mixed is not None and num_top > max_mixed:
-        too_many = is_positive[:, max_mixed]
-        top_score = top_score[:, :max_mixed]
-        top_index = top_index[:, :max_mixed]
-        is_positive = is_positive[:, :max_mixed]
-    return top_score, top_index, is_positive, too_many
+    if max_mixed is None or num_top <= max_mixed:
+        return (top_score, top_index, is_positive,
+                torch.zeros_like(is_positive[:, 0]))
+    return (top_score[:, :max_mixed], top_index[:, :max_mixed],
+            is_positive[:, :max_mixed], is_positive[:, max_mixed])
 
 
 class DecoupledMixupCE(torch.autograd.Function):
@@ -210,37 +210,40 @@ class DecoupledMixupCE(torch.autograd.Function):
         mce = (lse * total -
                (target * logits).sum(dim=-1, keepdim=True)).squeeze(-1)
 
-        top_log_prob = top_logit - lse
-        log_negative = negative_lse - lse  # log r
-        log_u = torch.logaddexp(top_log_prob, log_negative)
-        is_mixed = is_positive.sum(dim=-1, keepdim=True) >= 2
+        # -log sigma_k = log(exp(z_k) + sum_{c not in P} exp(z_c)) - z_k
+        neg_log_decoupled = torch.logaddexp(top_logit,
+                                            negative_lse) - top_logit
+        is_mixed = is_positive[:, 1:2]  # mixed classes are a prefix
         weight = top_score if lam_weighted else torch.ones_like(top_score)
         weight = torch.where(is_positive & is_mixed, weight, 0.)
-        dr = (weight * (log_u - top_log_prob)).sum(dim=-1)
+        dr = (weight * neg_log_decoupled).sum(dim=-1)
         dr = torch.where(too_many, torch.nan, dr)
 
-        ctx.save_for_backward(target, total, negative_prob, log_negative,
-                              top_index, is_positive, weight, top_log_prob,
-                              log_u)
+        ctx.save_for_backward(target, total, negative_prob, negative_lse, lse,
+                              top_index, is_positive, top_logit, weight,
+                              neg_log_decoupled)
         return mce, dr
 
     @staticmethod
     def backward(ctx, grad_mce, grad_dr):
-        (target, total, negative_prob, log_negative, top_index, is_positive,
-         weight, top_log_prob, log_u) = ctx.saved_tensors
+        (target, total, negative_prob, negative_lse, lse, top_index,
+         is_positive, top_logit, weight,
+         neg_log_decoupled) = ctx.saved_tensors
         grad_mce = grad_mce[:, None]
         grad_dr = grad_dr[:, None]
-        decoupled = (top_log_prob - log_u).exp()  # sigma_k
+        mce_coef = grad_mce * total
+        # 1 - sigma_k: the share of the negatives in the decoupled softmax.
+        negative_share = -torch.expm1(-neg_log_decoupled)
         # Off P: p_j = r q_j in the MCE term, q_j sum_k w_k (1 - sigma_k)
         # in the DR term; q is 0 on P.
-        negative_coef = grad_mce * total * log_negative.exp() + \
-            grad_dr * (weight * (1 - decoupled)).sum(dim=-1, keepdim=True)
+        negative_coef = mce_coef * (negative_lse - lse).exp() + \
+            grad_dr * (weight * negative_share).sum(dim=-1, keepdim=True)
         grad = (negative_prob * negative_coef).addcmul_(
             target, grad_mce, value=-1)
-        # On P: p_k sum(s) for the MCE, w_k (sigma_k - 1) for the DR.
+        # On P: p_k sum(s) for the MCE, -w_k (1 - sigma_k) for the DR.
         positive_grad = torch.where(
-            is_positive, grad_mce * total * top_log_prob.exp(), 0.) + \
-            grad_dr * weight * (decoupled - 1)
+            is_positive, mce_coef * (top_logit - lse).exp(), 0.) - \
+            grad_dr * weight * negative_share
         return (grad.scatter_add_(-1, top_index, positive_grad), None, None,
                 None, None)
 
@@ -384,10 +387,13 @@ class DecoupledMixupLoss(nn.Module):
                 avg_factor: Optional[float] = None,
                 reduction_override: Optional[str] = None,
                 **kwargs) -> torch.Tensor:
-        """The whole loss: the sum of :meth:`loss_parts`."""
-        parts = self.loss_parts(cls_score, label, weight, avg_factor,
-                                reduction_override, **kwargs)
-        return sum(parts.values())
+        """The whole loss: the sum of :meth:`loss_parts`, reduced once."""
+        terms, weight, reduction = self._unreduced_terms(
+            cls_score, label, weight, reduction_override, kwargs)
+        mce_or_bce, *others = terms.values()
+        for term in others:
+            mce_or_bce = mce_or_bce + term
+        return self._reduce(mce_or_bce, weight, reduction, avg_factor)
 
     def loss_parts(self,
                    cls_score: torch.Tensor,
@@ -403,6 +409,16 @@ class DecoupledMixupLoss(nn.Module):
             left out when ``eta == 0``), ``{'bce': ...}`` in ``'bce'`` mode;
             everything already multiplied by ``loss_weight``.
         """
+        terms, weight, reduction = self._unreduced_terms(
+            cls_score, label, weight, reduction_override, kwargs)
+        return {
+            name: self._reduce(value, weight, reduction, avg_factor)
+            for name, value in terms.items()
+        }
+
+    def _unreduced_terms(self, cls_score, label, weight, reduction_override,
+                         kwargs):
+        """Checked inputs -> (per-sample terms, weight, reduction)."""
         if kwargs:
             raise TypeError('DecoupledMixupLoss got unexpected arguments: '
                             f'{sorted(kwargs)}')
@@ -415,26 +431,27 @@ class DecoupledMixupLoss(nn.Module):
         if check_values:
             check_label_values(label, cls_score.size(1))
         device_type = cls_score.device.type
-        with torch.autocast(device_type=device_type, enabled=False):
+        with torch.autocast(device_type=device_type, enabled=False) if \
+                torch.is_autocast_enabled(device_type) else nullcontext():
             # At least float32: fp16/bf16 logits are upcast, float64 kept.
             logits = cls_score.to(
                 torch.promote_types(cls_score.dtype, torch.float32))
             target = to_soft_target(label, logits.size(1), logits.dtype)
             if self.mode == 'bce':
-                parts = self._bce_parts(logits, target)
+                terms = self._bce_parts(logits, target)
             else:
-                parts = self._ce_parts(logits, target)
-            if check_values:
-                check_loss_finite(cls_score, label, parts, self.max_mixed)
-            if weight is not None:
-                weight = weight.to(logits.dtype)
-                if self.mode == 'bce':
-                    weight = weight[:, None]  # broadcast over the classes
-            return {
-                name: self.loss_weight * weight_reduce_loss(
-                    value, weight, reduction=reduction, avg_factor=avg_factor)
-                for name, value in parts.items()
-            }
+                terms = self._ce_parts(logits, target)
+        if check_values:
+            check_loss_finite(cls_score, label, terms, self.max_mixed)
+        if weight is not None:
+            weight = weight.to(logits.dtype)
+            if self.mode == 'bce':
+                weight = weight[:, None]  # broadcast over the classes
+        return terms, weight, reduction
+
+    def _reduce(self, value, weight, reduction, avg_factor) -> torch.Tensor:
+        return self.loss_weight * weight_reduce_loss(
+            value, weight, reduction=reduction, avg_factor=avg_factor)
 
     def _ce_parts(self, logits: torch.Tensor,
                   target: torch.Tensor) -> Dict[str, torch.Tensor]:
