@@ -13,7 +13,7 @@ train_dataloader = dict(
         seed=0,  # the subset; the training seed is randomness.seed
         dataset=dict(
             type='CustomDataset',
-            data_root='data/cifar10_jpeg',
+            data_root='data/cifar10-jpeg',
             data_prefix='train',
             pipeline={{_base_.train_pipeline}})))
 val_dataloader = dict(num_workers=1)

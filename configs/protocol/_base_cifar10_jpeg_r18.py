@@ -3,7 +3,7 @@
 # data_root/test/<class>/*.jpg). Variants set the mixer and the loss.
 _base_ = ['../_base_/default_runtime.py']
 
-data_root = 'data/cifar10_jpeg'
+data_root = 'data/cifar10-jpeg'
 
 model = dict(
     type='MixupClassifier',

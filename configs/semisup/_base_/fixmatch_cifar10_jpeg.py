@@ -1,7 +1,7 @@
 # FixMatch (+ DM), WRN-28-2, on the CIFAR-10 JPEG copy (ImageFolder layout:
-# train/<class>/*.jpg, test/<class>/*.jpg), extracted outside the repository:
-#   mkdir -p /tmp/cifar10
-#   tar xzf ../shared/data/cifar10-jpeg.tar.gz -C /tmp/cifar10
+# train/<class>/*.jpg, test/<class>/*.jpg), extracted into the git-ignored data/:
+#   mkdir -p data/cifar10-jpeg
+#   tar xzf ../shared/data/cifar10-jpeg.tar.gz -C data/cifar10-jpeg
 # A short schedule (cosine over 4000 iterations) for a FixMatch vs
 # FixMatch + DM comparison: both runs side by side took 9 minutes on one H100
 # with --amp. Point elsewhere with --cfg-options
@@ -9,7 +9,7 @@
 #   val_dataloader.dataset.data_root=D
 _base_ = ['./fixmatch_cifar.py']
 
-data_root = '/tmp/cifar10'
+data_root = 'data/cifar10-jpeg'
 max_iters = 4000
 val_interval = 500
 
