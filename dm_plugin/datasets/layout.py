@@ -37,3 +37,17 @@ def check_num_classes(classes: Sequence[str], expected: int, source: str,
     if len(classes) != expected:
         raise ValueError(f'{dataset}: {source} gives {len(classes)} classes, '
                          f'expected {expected}')
+
+
+def class_folder_items(folder: str, label: int, extensions: Sequence[str],
+                       dataset: str) -> List[dict]:
+    """``dict(img_path, gt_label=label)`` for every image in ``folder``,
+    sorted by name; raise ``ValueError`` naming the folder if it has none."""
+    names = sorted(
+        fileio.list_dir_or_file(folder, list_dir=False, suffix=extensions))
+    if not names:
+        raise ValueError(f'{dataset}: no images in {folder}')
+    return [
+        dict(img_path=fileio.join_path(folder, name), gt_label=label)
+        for name in names
+    ]

@@ -8,7 +8,7 @@ from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
 from dm_plugin.validation import check_choice
-from .layout import check_num_classes, require_path
+from .layout import check_num_classes, class_folder_items, require_path
 
 NAME = 'Stanford Cars'
 LAYOUTS = ('auto', 'devkit', 'folder')
@@ -167,15 +167,9 @@ class StanfordCarsDataset(BaseDataset):
         self._metainfo['classes'] = classes
         data_list = []
         for label, name in enumerate(classes):
-            folder = fileio.join_path(split_dir, name)
-            files = sorted(
-                fileio.list_dir_or_file(
-                    folder, list_dir=False, suffix=self.IMG_EXTENSIONS))
-            if not files:
-                raise ValueError(f'{NAME}: no images in {folder}')
-            data_list.extend(
-                dict(img_path=fileio.join_path(folder, file), gt_label=label)
-                for file in files)
+            data_list += class_folder_items(
+                fileio.join_path(split_dir, name), label,
+                self.IMG_EXTENSIONS, NAME)
         return data_list
 
     def extra_repr(self) -> List[str]:

@@ -6,7 +6,8 @@ from mmpretrain.datasets import BaseDataset
 from mmpretrain.registry import DATASETS
 
 from dm_plugin.validation import check_choice
-from .layout import check_num_classes, read_lines, require_path
+from .layout import (check_num_classes, class_folder_items, read_lines,
+                     require_path)
 
 NAME = 'Tiny-ImageNet'
 
@@ -68,14 +69,8 @@ class TinyImageNetDataset(BaseDataset):
             folder = require_path(
                 self._path('train', wnid, 'images'), NAME,
                 f'training images of class {wnid}')
-            names = sorted(
-                fileio.list_dir_or_file(
-                    folder, list_dir=False, suffix=self.IMG_EXTENSIONS))
-            if not names:
-                raise ValueError(f'{NAME}: no images in {folder}')
-            data_list.extend(
-                dict(img_path=fileio.join_path(folder, name), gt_label=label)
-                for name in names)
+            data_list += class_folder_items(folder, label,
+                                            self.IMG_EXTENSIONS, NAME)
         return data_list
 
     def _val_list(self, label_of: dict) -> List[dict]:
