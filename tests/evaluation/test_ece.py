@@ -190,7 +190,9 @@ def evaluate_on_rank(rank, world_size, port, scores, labels, queue):
 
 def test_distributed_evaluation_drops_padding():
     scores, labels = random_predictions(11, 4, seed=6)
-    context = torch.multiprocessing.get_context('fork')
+    # spawn, not fork: a child forked after torch used its thread pool can
+    # deadlock in OpenMP.
+    context = torch.multiprocessing.get_context('spawn')
     queue = context.SimpleQueue()
     port = free_port()
     processes = [
