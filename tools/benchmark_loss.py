@@ -1,10 +1,12 @@
 """Time forward + backward of DecoupledMixupLoss against mmpretrain's soft
 cross-entropy on mixup targets.
 
-    python tools/benchmark_loss.py [--repeats 100] [--devices cpu cuda]
+    python tools/benchmark_loss.py [--repeats 100] [--calls 20]
+        [--devices cpu cuda] [--threads N]
 
-Losses run interleaved (A, B, C, A, B, C, ...) so drifts in machine load hit
-all of them alike; the table gives medians and the ratio to soft CE.
+Losses run interleaved, the order rotated every round (A B C, B C A, C A B,
+...), so drifts in machine load and position effects hit all of them alike;
+the table gives medians and the ratio to soft CE.
 """
 import argparse
 import statistics
@@ -30,19 +32,22 @@ def mixup_batch(num, num_classes, device):
     return logits, scores
 
 
-def time_step(loss_fn, logits, scores, device) -> float:
-    """Seconds for one forward + backward."""
+def time_step(loss_fn, logits, scores, device, calls: int) -> float:
+    """Mean seconds of one forward + backward over ``calls`` in a row (a
+    block amortises thread-pool wake-ups, which dominate single sub-ms
+    calls)."""
     if device == 'cuda':
         torch.cuda.synchronize()
     start = time.perf_counter()
-    loss_fn(logits, scores).backward()
+    for _ in range(calls):
+        loss_fn(logits, scores).backward()
+        logits.grad = None
     if device == 'cuda':
         torch.cuda.synchronize()
-    logits.grad = None
-    return time.perf_counter() - start
+    return (time.perf_counter() - start) / calls
 
 
-def benchmark(device, repeats, warmup):
+def benchmark(device, repeats, warmup, calls):
     losses = {
         'soft CE (mmpretrain)': CrossEntropyLoss(use_soft=True),
         'DM (eta=0.1)': DecoupledMixupLoss(eta=0.1),
@@ -53,9 +58,13 @@ def benchmark(device, repeats, warmup):
     for shape in SHAPES:
         logits, scores = mixup_batch(*shape, device)
         times = {name: [] for name in losses}
+        names = list(losses)
         for step in range(warmup + repeats):
-            for name, loss_fn in losses.items():
-                seconds = time_step(loss_fn, logits, scores, device)
+            # Rotate the order every round: no loss always runs first.
+            shift = step % len(names)
+            for name in names[shift:] + names[:shift]:
+                seconds = time_step(losses[name], logits, scores, device,
+                                    calls)
                 if step >= warmup:
                     times[name].append(seconds)
         base = statistics.median(times['soft CE (mmpretrain)'])
@@ -69,6 +78,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--repeats', type=int, default=100)
     parser.add_argument('--warmup', type=int, default=10)
+    parser.add_argument('--calls', type=int, default=20,
+                        help='forward+backward calls timed as one block')
     parser.add_argument(
         '--devices',
         nargs='+',
@@ -84,13 +95,13 @@ def main():
     print(f'torch {torch.__version__}, CPU threads {torch.get_num_threads()}'
           + (f', GPU {torch.cuda.get_device_name()}'
              if torch.cuda.is_available() else ''))
-    print(f'median of {args.repeats} interleaved forward+backward runs '
-          f'after {args.warmup} warm-ups\n')
+    print(f'median of {args.repeats} interleaved blocks of {args.calls} '
+          f'forward+backward calls, after {args.warmup} warm-up blocks\n')
     print('| device | (N, C) | loss | median (us) | vs soft CE |')
     print('|---|---|---|---:|---:|')
     for device in args.devices:
         for dev, shape, name, micros, ratio in benchmark(
-                device, args.repeats, args.warmup):
+                device, args.repeats, args.warmup, args.calls):
             print(f'| {dev} | {shape} | {name} | {micros:.0f} | '
                   f'{ratio:.2f}x |')
 
