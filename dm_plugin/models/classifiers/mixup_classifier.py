@@ -163,8 +163,8 @@ class MixupClassifier(ImageClassifier):
             return targets.float()
         if values_checkable(targets) and (targets >= num_classes).any():
             raise ValueError(
-                f'num_classes mismatch: labels reach {int(targets.max())} but the '
-                f'head has num_classes={num_classes}')
+                f'num_classes mismatch: labels reach {int(targets.max())} '
+                f'but the head has num_classes={num_classes}')
         return F.one_hot(targets.long(), num_classes).float()
 
     def choose_mixer(self) -> Optional[nn.Module]:
