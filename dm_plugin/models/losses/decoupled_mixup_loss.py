@@ -315,15 +315,15 @@ class DecoupledMixupLoss(nn.Module):
             form). Defaults to True.
         pos_thr (float): A class is mixed when its score exceeds the row's
             background level by more than this. Defaults to 1e-3.
-        max_mixed (int, optional): Most classes mixed into one sample: 2 for
-            every pairwise mixer; raise it for k-way mixing, or ``None`` for
-            any number (exact, slower). A row with more mixed classes raises
-            (CPU) or makes the loss NaN (GPU). Defaults to 2.
         xi (float): DM(BCE) threshold in (0, 1]. Defaults to 1.0.
         power (float): DM(BCE) power (> 0). Defaults to 1.0.
         loss_weight (float): Scale of the whole loss. Defaults to 1.0.
         reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
             Defaults to ``'mean'``.
+        max_mixed (int, optional): Most classes mixed into one sample: 2 for
+            every pairwise mixer; raise it for k-way mixing, or ``None`` for
+            any number (exact, slower). A row with more mixed classes raises
+            (CPU) or makes the loss NaN (GPU). Defaults to 2.
         check_values (bool, optional): Raise on bad input values (NaN/Inf
             logits or scores, negative scores, class indices out of range).
             ``None``: only where that costs no host sync, i.e. for CPU tensors
@@ -350,11 +350,11 @@ class DecoupledMixupLoss(nn.Module):
                  mode: str = 'ce',
                  lam_weighted: bool = True,
                  pos_thr: float = 1e-3,
-                 max_mixed: Optional[int] = 2,
                  xi: float = 1.0,
                  power: float = 1.0,
                  loss_weight: float = 1.0,
                  reduction: str = 'mean',
+                 max_mixed: Optional[int] = 2,
                  check_values: Optional[bool] = None):
         super().__init__()
         check_choice('mode', mode, LOSS_MODES)
