@@ -1,6 +1,6 @@
 """Argument checks shared by losses and mixers: errors name the argument."""
 import math
-from numbers import Real
+from numbers import Integral, Real
 from typing import Optional
 
 import torch
@@ -26,6 +26,14 @@ def check_number(name: str,
         raise ValueError(f'{name} must be {bound} {low}, got {value}')
     if high is not None and value > high:
         raise ValueError(f'{name} must be <= {high}, got {value}')
+
+
+def check_int(name: str, value, low: int) -> None:
+    """Raise naming ``name`` unless ``value`` is an integer ``>= low``
+    (Python or numpy; not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f'{name} must be an integer, got {value!r}')
+    check_number(name, value, low=low, low_inclusive=True)
 
 
 def check_choice(name: str, value, choices) -> None:

@@ -5,7 +5,8 @@ from mmengine.dataset import BaseDataset
 from mmpretrain.registry import DATASETS
 from torch.utils.data import Dataset
 
-from .semi_supervised import check_int, dataset_labels, draw_labeled_split
+from dm_plugin.validation import check_int
+from .semi_supervised import dataset_labels, draw_labeled_split
 
 
 @DATASETS.register_module()

@@ -24,7 +24,7 @@ from mmengine.registry import FUNCTIONS
 from mmpretrain.registry import DATASETS, TRANSFORMS
 from torch.utils.data import Dataset
 
-from dm_plugin.validation import check_number
+from dm_plugin.validation import check_int, check_number
 
 UNKNOWN_LABEL = -1
 
@@ -78,14 +78,6 @@ def draw_labeled_split(labels: np.ndarray,
                 f'{members.size} samples')
         chosen.append(rng.choice(members, size=num, replace=False))
     return np.sort(np.concatenate(chosen))
-
-
-def check_int(name: str, value, minimum: int) -> None:
-    """Raise naming ``name`` unless ``value`` is an int ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f'{name} must be an int, got {value!r}')
-    if value < minimum:
-        raise ValueError(f'{name} must be >= {minimum}, got {value}')
 
 
 @DATASETS.register_module()
@@ -145,14 +137,14 @@ class SemiSupervisedDataset(Dataset):
             raise ValueError('give exactly one of labeled_per_class and '
                              'labeled_ratio')
         if labeled_per_class is not None:
-            check_int('labeled_per_class', labeled_per_class, minimum=1)
+            check_int('labeled_per_class', labeled_per_class, 1)
         else:
             check_number('labeled_ratio', labeled_ratio, low=0., high=1.)
             if labeled_ratio == 1:
                 raise ValueError('labeled_ratio must be < 1 to leave '
                                  'unlabeled samples')
-        check_int('mu', mu, minimum=1)
-        check_int('split_seed', split_seed, minimum=0)
+        check_int('mu', mu, 1)
+        check_int('split_seed', split_seed, 0)
         self.dataset = DATASETS.build(dataset) if isinstance(dataset,
                                                              dict) else dataset
         self.weak_pipeline = build_pipeline(weak_pipeline, 'weak_pipeline')

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from mmpretrain.models.losses.utils import weight_reduce_loss
 from mmpretrain.registry import MODELS
 
-from dm_plugin.validation import (check_choice, check_number,
+from dm_plugin.validation import (check_choice, check_int, check_number,
                                   values_checkable)
 
 LOSS_MODES = ('ce', 'bce')
@@ -362,10 +362,7 @@ class DecoupledMixupLoss(nn.Module):
         check_number('eta', eta, low=0., low_inclusive=True)
         check_number('pos_thr', pos_thr, low=0., low_inclusive=True)
         if max_mixed is not None:
-            if isinstance(max_mixed, bool) or not isinstance(max_mixed, int):
-                raise TypeError(
-                    f'max_mixed must be an int or None, got {max_mixed!r}')
-            check_number('max_mixed', max_mixed, low=2, low_inclusive=True)
+            check_int('max_mixed', max_mixed, 2)
         check_number('xi', xi, low=0., high=1.)
         check_number('power', power, low=0.)
         check_number('loss_weight', loss_weight, low=0., low_inclusive=True)

@@ -10,9 +10,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dm_plugin.registry import MIXERS
+from dm_plugin.validation import check_int
 from ..base import BaseMixer
 from ..static.masks import mix_with_mask
-from .utils import backbone_feature_map, check_int
+from .utils import backbone_feature_map
 
 
 def grid_cells(size: int, cells: int, device: torch.device) -> torch.Tensor:

@@ -11,9 +11,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dm_plugin.registry import MIXERS
-from dm_plugin.validation import check_number
+from dm_plugin.validation import check_int, check_number
 from ..base import BaseMixer, mix_scores
-from .utils import check_int, class_logits, soft_cross_entropy
+from .utils import class_logits, soft_cross_entropy
 
 ENCODER_PARTS = ('backbone', 'neck', 'head')
 

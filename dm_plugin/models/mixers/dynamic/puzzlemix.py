@@ -49,10 +49,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dm_plugin.registry import MIXERS
-from dm_plugin.validation import check_number
+from dm_plugin.validation import check_int, check_number
 from ..base import BaseMixer
 from ..static.masks import mix_with_mask
-from .utils import check_int, input_saliency, pixel_scale
+from .utils import input_saliency, pixel_scale
 
 
 def block_means(maps: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:

@@ -13,14 +13,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dm_plugin.validation import check_number
-
-
-def check_int(name: str, value, low: int) -> None:
-    """Raise naming ``name`` unless ``value`` is an int >= ``low``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f'{name} must be an integer, got {value!r}')
-    check_number(name, value, low=low, low_inclusive=True)
 
 
 @contextmanager
