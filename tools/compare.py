@@ -1,6 +1,6 @@
 """Train a grid of methods x seeds and compare them in a table and a chart.
 
-    python tools/compare.py GRID.yaml [--dry-run] [--jobs N]
+    python tools/compare.py GRID.yaml [--dry-run | --report] [--jobs N]
 
 GRID.yaml (relative paths are relative to the current directory)::
 
@@ -15,8 +15,12 @@ GRID.yaml (relative paths are relative to the current directory)::
         cfg_options: {model.head.loss.eta: 0.0}
       - name: mixup_dm
         config: configs/quickstart/digits_mixup_dm.py
+      - name: costly_baseline
+        config: configs/quickstart/digits_mixup_dm.py
+        seeds: [0]          # optional: this method's seeds instead
 
-Each run trains in ``work_root/<name>/seed_<seed>`` with ``tools/train.py
+Runs go seed by seed (every method's first seed, then the next), so an
+interrupted grid leaves whole seeds behind. Each run trains in ``work_root/<name>/seed_<seed>`` with ``tools/train.py
 --cfg-options randomness.seed=<seed> ...``; its output goes to
 ``compare_train.log`` there. A run is finished once ``compare_result.json``
 exists (written only after training succeeded): finished runs are skipped,
@@ -26,7 +30,8 @@ of every attempt (keep ``LocalVisBackend`` in ``vis_backends``): top-1
 (``accuracy/top1``), top-5 (``accuracy/top5``) and ECE (``*/ece``, see the
 ``ECE`` metric), final (last validation) and best. Writes
 ``work_root/results.md`` (mean ± sample std over seeds), ``results.png`` and
-``results.json`` (every run).
+``results.json`` (every run); ``--report`` writes them from the finished
+runs without training anything.
 """
 import argparse
 import glob
@@ -42,7 +47,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import yaml
 from mmengine.config import DictAction
@@ -53,7 +58,7 @@ ATTEMPTS = 'compare_attempts.json'
 TRAIN_LOG = 'compare_train.log'
 GRID_KEYS = ('work_root', 'seeds', 'methods', 'launcher', 'nproc',
              'train_args')
-METHOD_KEYS = ('name', 'config', 'cfg_options')
+METHOD_KEYS = ('name', 'config', 'cfg_options', 'seeds')
 RESERVED_TRAIN_ARGS = ('--work-dir', '--resume', '--launcher',
                        '--cfg-options')
 # (result key, table header, chart title); values in percent.
@@ -68,6 +73,7 @@ class Method:
     name: str
     config: str
     cfg_options: Dict[str, object] = field(default_factory=dict)
+    seeds: Optional[List[int]] = None  # None: the grid's seeds
 
 
 @dataclass
@@ -81,6 +87,18 @@ class Grid:
 
     def run_dir(self, method: Method, seed: int) -> str:
         return osp.join(self.work_root, method.name, f'seed_{seed}')
+
+    def seeds_of(self, method: Method) -> List[int]:
+        return self.seeds if method.seeds is None else method.seeds
+
+    def runs(self) -> List[Tuple[Method, int]]:
+        """Every (method, seed), seed by seed in the order seeds first
+        appear, methods in grid order within a seed."""
+        order = dict.fromkeys(self.seeds + [
+            seed for method in self.methods for seed in self.seeds_of(method)
+        ])
+        return [(method, seed) for seed in order for method in self.methods
+                if seed in self.seeds_of(method)]
 
 
 def is_int(value) -> bool:
@@ -140,13 +158,7 @@ def load_grid(path: str) -> Grid:
             raise KeyError(f'{path}: missing key {key!r}')
     if not isinstance(spec['work_root'], str) or not spec['work_root']:
         raise ValueError(f'{path}: work_root must be a directory path')
-    seeds = spec['seeds']
-    if not isinstance(seeds, list) or not seeds or not all(
-            is_int(seed) and 0 <= seed < 2**32 for seed in seeds):
-        raise ValueError(f'{path}: seeds must be a non-empty list of '
-                         f'integers in [0, 2**32), got {seeds!r}')
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f'{path}: seeds repeat: {seeds}')
+    seeds = check_seeds(path, spec['seeds'])
     launcher = spec.get('launcher', 'none')
     if launcher not in ('none', 'pytorch'):
         raise ValueError(f"{path}: launcher must be 'none' or 'pytorch', "
@@ -173,6 +185,16 @@ def load_grid(path: str) -> Grid:
     return Grid(spec['work_root'], seeds,
                 [load_method(path, i, entry) for i, entry in
                  enumerate(methods)], launcher, nproc, train_args)
+
+
+def check_seeds(where: str, seeds) -> List[int]:
+    if not isinstance(seeds, list) or not seeds or not all(
+            is_int(seed) and 0 <= seed < 2**32 for seed in seeds):
+        raise ValueError(f'{where}: seeds must be a non-empty list of '
+                         f'integers in [0, 2**32), got {seeds!r}')
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f'{where}: seeds repeat: {seeds}')
+    return seeds
 
 
 def load_method(path: str, index: int, entry) -> Method:
@@ -203,7 +225,9 @@ def load_method(path: str, index: int, entry) -> Method:
                          'from seeds; remove it from cfg_options')
     for key, value in options.items():
         cfg_option(f'{where} ({name})', key, value)
-    return Method(name, config, options)
+    seeds = check_seeds(f'{where} ({name})', entry['seeds']) \
+        if 'seeds' in entry else None
+    return Method(name, config, options, seeds)
 
 
 def check_unique_names(grid: Grid) -> None:
@@ -371,9 +395,9 @@ def markdown_table(grid: Grid, results: Dict[str, List[dict]]) -> str:
     lines = ['| ' + ' | '.join(headers) + ' |',
              '|' + '|'.join(['---'] + ['---:'] * (len(headers) - 1)) + '|']
     for method in grid.methods:
-        runs = results[method.name]
-        seeds = str(len(runs)) if len(runs) == len(grid.seeds) else \
-            f'{len(runs)}/{len(grid.seeds)}'
+        runs, planned = results[method.name], len(grid.seeds_of(method))
+        seeds = str(len(runs)) if len(runs) == planned else \
+            f'{len(runs)}/{planned}'
         cells = [method.name, seeds] + [
             mean_std([run[key] for run in runs]) for key, _, _ in COLUMNS
         ] + [mean_std([run['wall_s'] for run in runs], 1),
@@ -428,6 +452,11 @@ def parse_args(argv=None):
         action='store_true',
         help='print each run\'s state and command, train nothing')
     parser.add_argument(
+        '--report',
+        action='store_true',
+        help='write the table, chart and json of the finished runs, train '
+        'nothing')
+    parser.add_argument(
         '--jobs',
         type=int,
         default=1,
@@ -436,6 +465,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error('--jobs must be >= 1')
+    if args.dry_run and args.report:
+        parser.error('--dry-run and --report exclude each other')
     return args
 
 
@@ -456,11 +487,11 @@ def run_job(grid: Grid, prefix: str, method: Method, seed: int,
 
 
 def main(argv=None) -> int:
-    """Returns 0 when every run finished, 1 otherwise."""
+    """Returns 1 when a run failed, else 0."""
     args = parse_args(argv)
     grid = load_grid(args.grid)
     check_unique_names(grid)
-    runs = [(method, seed) for method in grid.methods for seed in grid.seeds]
+    runs = grid.runs()
     pending = []
     for index, (method, seed) in enumerate(runs, start=1):
         run_dir = grid.run_dir(method, seed)
@@ -468,6 +499,9 @@ def main(argv=None) -> int:
         prefix = f'[{index}/{len(runs)}] {method.name} seed {seed}'
         if state == 'finished':
             print(f'{prefix}: finished, skipped ({run_dir})', flush=True)
+            continue
+        if args.report:
+            print(f'{prefix}: not finished, left out', flush=True)
             continue
         if args.dry_run:
             command = train_command(grid, method, seed, state == 'resume')
@@ -483,7 +517,7 @@ def main(argv=None) -> int:
     results = {
         method.name: [
             dict(seed=seed, **collect_run(grid.run_dir(method, seed)))
-            for seed in grid.seeds
+            for seed in grid.seeds_of(method)
             if run_state(grid.run_dir(method, seed)) == 'finished'
         ]
         for method in grid.methods

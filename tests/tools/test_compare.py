@@ -218,6 +218,48 @@ def test_dry_run_trains_nothing(tmp_path, configs, capsys):
     assert not osp.exists(tmp_path / 'grid')
 
 
+def test_runs_go_seed_by_seed_with_per_method_seeds(tmp_path, configs,
+                                                    capsys):
+    grid = write_grid(
+        tmp_path, work_root=str(tmp_path / 'grid'), seeds=[0, 1],
+        methods=[dict(name='dm', config=configs['dm']),
+                 dict(name='costly', config=configs['mce'], seeds=[0, 5]),
+                 dict(name='mce', config=configs['mce'])])
+    assert compare.main([grid, '--dry-run']) == 0
+    printed = re.findall(r'^\[\d/6\] (\w+) seed (\d): would run',
+                         capsys.readouterr().out, re.M)
+    assert printed == [('dm', '0'), ('costly', '0'), ('mce', '0'),
+                       ('dm', '1'), ('mce', '1'), ('costly', '5')]
+
+
+def test_report_tables_finished_runs_only(tmp_path, configs, capsys):
+    work_root = tmp_path / 'grid'
+    grid = write_grid(
+        tmp_path, work_root=str(work_root), seeds=[0, 1],
+        methods=[dict(name='dm', config=configs['dm']),
+                 dict(name='costly', config=configs['mce'], seeds=[0])])
+    finished = work_root / 'dm' / 'seed_1'
+    (finished / '20260101_000000' / 'vis_data').mkdir(parents=True)
+    (finished / '20260101_000000' / 'vis_data' / 'scalars.json').write_text(
+        '\n'.join(json.dumps(r) for r in (
+            record(1), record(2), record(**{'accuracy/top1': 40.}))))
+    (finished / compare.MARKER).write_text(json.dumps(dict(wall_s=12.5)))
+    (work_root / 'dm' / 'seed_0').mkdir()
+    (work_root / 'dm' / 'seed_0' / 'last_checkpoint').write_text('x.pth')
+    assert compare.main([grid, '--report']) == 0
+    printed = capsys.readouterr().out
+    assert '[1/3] dm seed 0: not finished, left out' in printed
+    assert '[2/3] costly seed 0: not finished, left out' in printed
+    assert '[3/3] dm seed 1: finished, skipped' in printed
+    table = (work_root / 'results.md').read_text().splitlines()
+    assert table[2].split(' | ')[:3] == ['| dm', '1/2', '40.00']
+    assert table[3].split(' | ')[:3] == ['| costly', '0/1', '-']
+    assert not (work_root / 'dm' / 'seed_0' / compare.ATTEMPTS).exists()
+    assert not (work_root / 'costly').exists()
+    with pytest.raises(SystemExit):
+        compare.parse_args([grid, '--report', '--dry-run'])
+
+
 def record(step=None, **metrics):
     if step is not None:
         return dict(lr=0.1, loss=1., time=0.5, iter=step, step=step)
@@ -299,6 +341,10 @@ def test_cfg_option_refuses_what_does_not_round_trip(value):
      ValueError, 'cannot be passed'),
     (dict(methods=[dict(name='a', config='CFG')] * 2), ValueError,
      r"method names repeat: \['a'\]"),
+    (dict(methods=[dict(name='a', config='CFG', seeds=[2, 2])]), ValueError,
+     r"methods\[0\] \(a\): seeds repeat"),
+    (dict(methods=[dict(name='a', config='CFG', seeds=0)]), ValueError,
+     r"methods\[0\] \(a\): seeds must be"),
 ])
 def test_bad_grid_files(tmp_path, configs, change, error, match):
     spec = dict(work_root=str(tmp_path / 'grid'), seeds=[0],
