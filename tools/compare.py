@@ -29,7 +29,8 @@ afresh. Validation metrics are read from mmengine's ``vis_data/scalars.json``
 of every attempt (keep ``LocalVisBackend`` in ``vis_backends``): top-1
 (``accuracy/top1``), top-5 (``accuracy/top5``) and ECE (``*/ece``, see the
 ``ECE`` metric), final (last validation) and best. Writes
-``work_root/results.md`` (mean ± sample std over seeds), ``results.png`` and
+``work_root/results.md`` (mean ± sample std over seeds), ``results.png``
+(every seed, mean ± std) and
 ``results.json`` (every run); ``--report`` writes them from the finished
 runs without training anything.
 """
@@ -406,9 +407,11 @@ def markdown_table(grid: Grid, results: Dict[str, List[dict]]) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def bar_chart(grid: Grid, results: Dict[str, List[dict]],
-              out_file: str) -> None:
-    """One panel per charted metric that any run logged: mean ± std bars."""
+def seed_chart(grid: Grid, results: Dict[str, List[dict]],
+               out_file: str) -> None:
+    """One panel per charted metric that any run logged: every seed's value
+    as a dot and the mean ± std as a bar with error bars, on an axis zoomed to
+    the values (differences of a point would vanish on an axis from 0)."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -426,18 +429,23 @@ def bar_chart(grid: Grid, results: Dict[str, List[dict]],
         1, len(panels), figsize=(1.5 + 1.1 * len(names) * len(panels), 4),
         squeeze=False)
     for axis, (title, values) in zip(axes[0], panels):
-        means = [statistics.fmean(v) if v else math.nan for v in values]
-        stds = [statistics.stdev(v) if len(v) > 1 else 0. for v in values]
-        axis.bar(range(len(names)), means, yerr=stds, capsize=4,
-                 color=[f'C{i}' for i in range(len(names))])
+        for i, seed_values in enumerate(values):
+            if not seed_values:
+                continue
+            std = statistics.stdev(seed_values) if len(seed_values) > 1 else 0.
+            axis.errorbar(i, statistics.fmean(seed_values), yerr=std,
+                          fmt='_', markersize=24, capsize=6, color=f'C{i}')
+            axis.plot([i] * len(seed_values), seed_values, 'o', alpha=0.6,
+                      color=f'C{i}')
         axis.set_xticks(range(len(names)), [
             f'{name}\n{mean_std(v)}' for name, v in zip(names, values)
         ], fontsize='small')
         axis.set_xlim(-0.6, len(names) - 0.4)
+        axis.grid(axis='y', alpha=0.3)
         axis.set_title(title, fontsize='medium')
         axis.set_ylabel('%')
-    figure.suptitle(f'{osp.basename(osp.normpath(grid.work_root))}: mean ± '
-                    'std over seeds', fontsize='medium')
+    figure.suptitle(f'{osp.basename(osp.normpath(grid.work_root))}: seeds '
+                    '(dots), mean ± std (bars)', fontsize='medium')
     figure.tight_layout()
     figure.savefig(out_file, dpi=120)
     plt.close(figure)
@@ -535,7 +543,7 @@ def main(argv=None) -> int:
     with open(paths['md'], 'w') as f:
         f.write(table)
     write_json(paths['json'], results)
-    bar_chart(grid, results, paths['png'])
+    seed_chart(grid, results, paths['png'])
     print('\n' + table)
     for path in paths.values():
         print(f'wrote {path}')
