@@ -327,15 +327,16 @@ def is_train_record(record: dict) -> bool:
     return 'iter' in record
 
 
-def lineage_val_records(attempts: List[List[dict]]) -> List[dict]:
-    """Validation records of the training that produced the final model.
+def lineage_records(attempts: List[List[dict]]) -> List[dict]:
+    """Training and validation records of the training that produced the
+    final model.
 
     A resumed attempt redoes what its predecessor did after the checkpoint
-    it resumed from, so an older attempt's validations logged at or after
-    the newer attempt's first logged training iteration are dropped. The
-    position of a validation is the last training iteration logged before
-    it (exact when checkpoints fall on logged iterations, as they do with
-    mmengine's defaults).
+    it resumed from, and a fresh start redoes everything, so an older
+    attempt's records logged at or after the newer attempt's first logged
+    training iteration are dropped. The position of a validation is the last
+    training iteration logged before it (exact when checkpoints fall on
+    logged iterations, as they do with mmengine's defaults).
     """
     kept = []  # (position, record)
     for records in attempts:
@@ -346,6 +347,7 @@ def lineage_val_records(attempts: List[List[dict]]) -> List[dict]:
         for record in records:
             if is_train_record(record):
                 position = record['step']
+                kept.append((position, record))
             elif 'lr' not in record:
                 kept.append((position, record))
     return [record for _, record in kept]
@@ -361,15 +363,15 @@ def metric_key(records: List[dict], name: str) -> Optional[str]:
 
 def collect_run(run_dir: str) -> dict:
     """Metrics (percent), seconds/iteration and wall time of a run."""
-    attempts = read_attempt_logs(run_dir)
-    val_records = lineage_val_records(attempts)
+    records = lineage_records(read_attempt_logs(run_dir))
+    val_records = [r for r in records if not is_train_record(r)]
     result = dict(val_evaluations=len(val_records))
     for name, best in (('top1', max), ('top5', max), ('ece', min)):
         key = metric_key(val_records, name)
         values = [r[key] for r in val_records if key in r] if key else []
         result[f'{name}_final'] = values[-1] if values else None
         result[f'{name}_best'] = best(values) if values else None
-    train_records = [r for records in attempts for r in records
+    train_records = [r for r in records
                      if is_train_record(r) and 'time' in r]
     result['s_per_iter'] = statistics.fmean(
         r['time'] for r in train_records) if train_records else None

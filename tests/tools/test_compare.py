@@ -266,17 +266,18 @@ def record(step=None, **metrics):
     return dict(time=0.1, step=0, **metrics)
 
 
-def test_lineage_drops_validations_redone_after_resume():
+def test_lineage_drops_records_redone_after_resume_or_restart():
     first = [record(1), record(2), record(**{'accuracy/top1': 10.}),
              record(3), record(4), record(**{'accuracy/top1': 20.})]
     # Resumed from the iteration-2 checkpoint: iterations 3-4 redone.
     second = [record(3), record(4), record(**{'accuracy/top1': 30.})]
     # Resumed at the end: nothing logged.
-    values = [r['accuracy/top1']
-              for r in compare.lineage_val_records([first, second, []])]
-    assert values == [10., 30.]
-    # A fresh restart replaces everything.
-    assert compare.lineage_val_records([first, first[:3]]) == [first[2]]
+    kept = compare.lineage_records([first, second, []])
+    assert kept == first[:3] + second
+    assert kept[3] is second[0]
+    # A fresh restart replaces everything, iteration times included.
+    restart = [dict(r, time=2.) if 'iter' in r else r for r in first[:3]]
+    assert compare.lineage_records([first, restart]) == restart
 
 
 def test_metric_key_prefers_accuracy():
