@@ -20,17 +20,17 @@ GRID.yaml (relative paths are relative to the current directory)::
         seeds: [0]          # optional: this method's seeds instead
 
 Runs go seed by seed (every method's first seed, then the next), so an
-interrupted grid leaves whole seeds behind. Each run trains in ``work_root/<name>/seed_<seed>`` with ``tools/train.py
---cfg-options randomness.seed=<seed> ...``; its output goes to
-``compare_train.log`` there. A run is finished once ``compare_result.json``
-exists (written only after training succeeded): finished runs are skipped,
-runs with a checkpoint but no marker are resumed (``--resume``), others start
-afresh. Validation metrics are read from mmengine's ``vis_data/scalars.json``
-of every attempt (keep ``LocalVisBackend`` in ``vis_backends``): top-1
-(``accuracy/top1``), top-5 (``accuracy/top5``) and ECE (``*/ece``, see the
-``ECE`` metric), final (last validation) and best. Writes
-``work_root/results.md`` (mean ± sample std over seeds), ``results.png``
-(every seed, mean ± std) and
+interrupted grid leaves whole seeds behind. Each run trains in
+``work_root/<name>/seed_<seed>`` with ``tools/train.py --cfg-options
+randomness.seed=<seed> ...``; its output goes to ``compare_train.log``
+there. A run is finished once ``compare_result.json`` exists (written only
+after training succeeded): finished runs are skipped, runs with a checkpoint
+but no marker are resumed (``--resume``), others start afresh. Validation
+metrics are read from mmengine's ``vis_data/scalars.json`` of every attempt
+(keep ``LocalVisBackend`` in ``vis_backends``): top-1 (``accuracy/top1``),
+top-5 (``accuracy/top5``) and ECE (``*/ece``, see the ``ECE`` metric), final
+(last validation) and best. Writes ``work_root/results.md`` (mean ± sample
+std over seeds), ``results.png`` (every seed, mean ± std) and
 ``results.json`` (every run); ``--report`` writes them from the finished
 runs without training anything.
 """
@@ -347,9 +347,9 @@ def lineage_records(attempts: List[List[dict]]) -> List[dict]:
         for record in records:
             if is_train_record(record):
                 position = record['step']
-                kept.append((position, record))
-            elif 'lr' not in record:
-                kept.append((position, record))
+            elif 'lr' in record:
+                continue
+            kept.append((position, record))
     return [record for _, record in kept]
 
 
