@@ -14,7 +14,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
-
 @contextmanager
 def eval_mode(model: nn.Module):
     """Put ``model`` in eval mode for the block, then give every submodule
