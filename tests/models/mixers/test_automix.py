@@ -21,6 +21,7 @@ from dm_plugin.models.mixers.dynamic import AutoMix, MixBlock, SAMix
 from dm_plugin.models.mixers.dynamic.automix import (momentum_at,
                                                      no_repeat_index)
 from dm_plugin.registry import build_mixer
+from mix_block_reference import conv1x1, naive_attention
 
 NUM_CLASSES = 6
 KINDS = ['AutoMix', 'SAMix']
@@ -277,24 +278,6 @@ def test_mask_loss_is_the_hinge_on_the_batch_mean(mode, variance):
 # ------------------------------------------------------------- Mix Block
 
 
-def naive_attention(query, key, value):
-    """Per sample and position: softmax over the partner's positions."""
-    num, channels, height, width = query.shape
-    out = torch.zeros(num, 1, height * width)
-    for n in range(num):
-        q, k = query[n].flatten(1), key[n].flatten(1)
-        v = value[n].flatten()
-        for p in range(height * width):
-            weights = torch.softmax(q[:, p] @ k / math.sqrt(channels), dim=0)
-            out[n, 0, p] = weights @ v
-    return out.view(num, 1, height, width)
-
-
-def conv1x1(conv, x):
-    out = torch.einsum('oc,nchw->nohw', conv.weight[:, :, 0, 0], x)
-    return out if conv.bias is None else out + conv.bias.view(1, -1, 1, 1)
-
-
 @pytest.mark.parametrize('lam_concat', [False, True])
 def test_mix_block_against_a_naive_reference(lam_concat):
     torch.manual_seed(7)
@@ -308,9 +291,10 @@ def test_mix_block_against_a_naive_reference(lam_concat):
         ones = torch.ones(3, 1, 3, 4)
         own = torch.cat([own, lam.view(-1, 1, 1, 1) * ones], 1)
         partner = torch.cat([partner, (1 - lam).view(-1, 1, 1, 1) * ones], 1)
-    expected = naive_attention(conv1x1(block.query, own),
-                               conv1x1(block.query, partner),
-                               conv1x1(block.value, partner))
+    query, value = block.query, block.value
+    expected = naive_attention(conv1x1(query.weight, own, query.bias),
+                               conv1x1(query.weight, partner, query.bias),
+                               conv1x1(value.weight, partner, value.bias))
     torch.testing.assert_close(block(feats, lam, index), expected)
     other_lam = block(feats, 1 - lam, index)
     assert torch.allclose(block(feats, lam, index), other_lam) is (

@@ -16,6 +16,7 @@ from mmpretrain.registry import HOOKS
 from dm_plugin.models.mixers.dynamic import SAMixBlock
 from dm_plugin.models.mixers.dynamic.mix_block import rescale_lam
 from dm_plugin.registry import build_mixer
+from mix_block_reference import conv1x1, naive_attention
 
 
 def openmixup_rescale(lam, k):
@@ -39,14 +40,9 @@ def test_lambda_rescaling(k):
     assert rescale_lam(lams, 10.)[2] < rescaled[2]
 
 
-def conv1x1(weight, x):
-    return torch.einsum('oc,nchw->nohw', weight[:, :, 0, 0], x)
-
-
 def naive_samix_block(block, feats, lam, index, k):
     """The Mixer written out: λ embedding, [a, b] queries and keys, value
     network with batch-statistics BatchNorm, per-position softmax."""
-    num, channels, height, width = feats.shape
     lam = lam.view(-1, 1, 1, 1)
     lam = lam if k is None else torch.tensor(
         [openmixup_rescale(v, k) for v in lam.flatten().tolist()]).view(
@@ -54,9 +50,8 @@ def naive_samix_block(block, feats, lam, index, k):
     own = feats * (1 + lam)
     partner = feats[index] * (1 + (1 - lam))
     pair = torch.cat([own, partner], 1)
-    query = conv1x1(block.query.weight, pair) + block.query.bias.view(
-        1, -1, 1, 1)
-    key = conv1x1(block.key.weight, pair) + block.key.bias.view(1, -1, 1, 1)
+    query = conv1x1(block.query.weight, pair, block.query.bias)
+    key = conv1x1(block.key.weight, pair, block.key.bias)
     conv_in, norm, _, conv_out, _ = block.value
     hidden = conv1x1(conv_in.weight, partner)
     mean = hidden.mean((0, 2, 3), keepdim=True)
@@ -65,15 +60,7 @@ def naive_samix_block(block, feats, lam, index, k):
     hidden = hidden * norm.weight.view(1, -1, 1, 1) + norm.bias.view(
         1, -1, 1, 1)
     value = conv1x1(conv_out.weight, F.elu(hidden))
-    embed = query.size(1)
-    out = torch.zeros(num, 1, height * width)
-    for n in range(num):
-        q, kk = query[n].flatten(1), key[n].flatten(1)
-        v = value[n].flatten()
-        for p in range(height * width):
-            weights = torch.softmax(q[:, p] @ kk / math.sqrt(embed), dim=0)
-            out[n, 0, p] = weights @ v
-    return out.view(num, 1, height, width)
+    return naive_attention(query, key, value)
 
 
 @pytest.mark.parametrize('k', [None, 0.25, 1.])

@@ -105,9 +105,10 @@ class AutoMix(BaseMixer):
        probability ``mask_adjust``; plain mixup when λ is within
        ``lam_margin`` of 0 or 1); scores mixed with λ.
 
-    Schedules, per iteration, as the authors' hooks (:meth:`set_train_progress`,
-    called by ``MixerProgressHook``): the EMA momentum stays ``momentum``
-    for the first ``momentum_ramp_begin`` of training, then follows
+    Schedules, per iteration, as the authors' hooks
+    (:meth:`set_train_progress`, called by ``MixerProgressHook``): the EMA
+    momentum stays ``momentum`` for the first ``momentum_ramp_begin`` of
+    training, then follows
     ``end_momentum - (end_momentum - momentum)(1 + cos(π t / T)) / 2``; the
     mask-loss weight ``w`` is ``mask_loss_weight``, or with
     ``mask_loss_anneal='cosine'`` falls as ``w0 (1 + cos(π t / T)) / 2`` (see
