@@ -498,7 +498,8 @@ def test_schedules_through_the_runner(runner_cfg):
         param_scheduler=dict(type='GroupCosineAnnealingLR', by_epoch=False,
                              eta_min=0.01, begin=0, end=4, T_max=4),
         custom_hooks=[dict(type='MixerProgressHook'),
-                      dict(type='RecordMixerHook')])
+                      dict(type='RecordMixerHook')],
+        val_dataloader=None, val_cfg=None, val_evaluator=None)
     runner = Runner.from_cfg(cfg)
     runner.train()
     records = next(h for h in runner.hooks

@@ -132,8 +132,9 @@ def test_samix_trains_through_the_runner(runner_cfg):
         head=dict(type='DMClsHead', num_classes=3, in_channels=64),
         mixer=dict(type='SAMix', in_channels=32, value_dropout=0.1))
     cfg = runner_cfg(max_iters=3, model=model)
-    cfg['custom_hooks'] = [dict(type='MixerProgressHook'),
-                           dict(type='RecordMixBlockGradsHook')]
+    cfg.update(custom_hooks=[dict(type='MixerProgressHook'),
+                             dict(type='RecordMixBlockGradsHook')],
+               val_dataloader=None, val_cfg=None, val_evaluator=None)
     runner = Runner.from_cfg(cfg)
     mixer = runner.model.mixers[0]
     block_before = [p.detach().clone() for p in mixer.mix_block.parameters()]
