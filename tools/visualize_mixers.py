@@ -40,10 +40,13 @@ IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif',
 # Static mixers first, in the order of the docs; others follow by name.
 KNOWN_ORDER = ('Mixup', 'CutMix', 'ResizeMix', 'FMix', 'GridMix',
                'SaliencyMix', 'SmoothMix', 'ManifoldMix', 'PuzzleMix',
-               'AttentiveMix', 'AutoMix')
+               'AttentiveMix', 'AutoMix', 'SAMix')
 # What mixers need to know of the tools' ResNet-18 (CIFAR): the channels of
-# the stage AutoMix reads (layer3).
-RESNET18_CIFAR_ARGS = {'AutoMix': dict(in_channels=256)}
+# the stage AutoMix and SAMix read (layer3).
+RESNET18_CIFAR_ARGS = {
+    'AutoMix': dict(in_channels=256),
+    'SAMix': dict(in_channels=256)
+}
 
 
 def parse_args(argv=None):

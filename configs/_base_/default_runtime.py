@@ -13,11 +13,13 @@ default_hooks = dict(
 )
 
 # Exact resume (RNG states in checkpoints), a clear error at the first
-# NaN/Inf loss naming its part, and a head/dataset num_classes check.
+# NaN/Inf loss naming its part, a head/dataset num_classes check, and the
+# training progress for mixers with schedules (AutoMix/SAMix EMA momentum).
 custom_hooks = [
     dict(type='RandomStateHook'),
     dict(type='NonFiniteLossHook'),
     dict(type='NumClassesCheckHook'),
+    dict(type='MixerProgressHook'),
 ]
 
 env_cfg = dict(

@@ -1,5 +1,8 @@
 # CIFAR-100, ResNeXt-50 32x4d (CIFAR variant), 800 epochs, batch 100:
-# AutoMix (alpha 2) + soft CE (MCE). See docs/configs.md
+# AutoMix (alpha 2) + soft CE (MCE).
+# AutoMix settings from OpenMixup (Westlake-AI/openmixup 37e1372)
+# configs/classification/cifar100/automix/basic/rx50_l2_a2_near_L1_01_mlr5e_2.py
+# (400 epochs there). See docs/configs.md.
 _base_ = [
     '../_base_/models/resnext50_cifar.py',
     '../_base_/datasets/cifar100_bs100.py',
@@ -12,3 +15,6 @@ model = dict(
         type='LinearClsHead',
         num_classes=100,
         loss=dict(type='CrossEntropyLoss', use_soft=True)))
+# OpenMixup anneals every parameter (Mix Block included, one param group) to
+# min_lr 0.05, not 0.
+param_scheduler = dict(type='CosineAnnealingLR', by_epoch=True, eta_min=0.05)

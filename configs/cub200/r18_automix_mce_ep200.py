@@ -1,5 +1,8 @@
 # CUB-200-2011, ResNet-18 (ImageNet-pretrained), 200 epochs, batch 16:
-# AutoMix (alpha 2) + soft CE (MCE). See docs/configs.md
+# AutoMix (alpha 2) + soft CE (MCE).
+# AutoMix settings from OpenMixup (Westlake-AI/openmixup 37e1372)
+# configs/classification/cub200/automix/r18_l2_a2_near_lam_cat_mb_mlr5e_4_1xb16_ep200.py.
+# See docs/configs.md.
 _base_ = [
     '../_base_/models/resnet18_in1k_pretrained.py',
     '../_base_/datasets/cub200_bs16.py',
@@ -7,8 +10,16 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    mixer=dict(type='AutoMix', alpha=2.0, in_channels=256),
+    mixer=dict(type='AutoMix', alpha=2.0, in_channels=256, lam_concat=True,
+        end_momentum=0.99999, mask_loss_anneal='cosine',
+        shuffle_no_repeat=True),
     head=dict(
         type='LinearClsHead',
         num_classes=200,
         loss=dict(type='CrossEntropyLoss', use_soft=True)))
+# Mix Block: own param group, lr 0.01 -> 5e-4; the rest 1e-3 -> 0 (OpenMixup
+# paramwise_options, addtional_scheduler, lr_config).
+optim_wrapper = dict(paramwise_cfg=dict(
+    custom_keys={'mix_block': dict(lr_mult=10., eta_min=5e-4)}))
+param_scheduler = dict(
+    type='GroupCosineAnnealingLR', by_epoch=True, eta_min=0.)

@@ -1,5 +1,8 @@
 # Tiny-ImageNet, ResNeXt-50 32x4d (CIFAR variant), 400 epochs, batch 100:
-# AutoMix (alpha 2) + DM(CE) (eta 0.1). See docs/configs.md
+# AutoMix (alpha 2) + DM(CE) (eta 0.1).
+# AutoMix settings from OpenMixup (Westlake-AI/openmixup 37e1372)
+# configs/classification/tiny_imagenet/automix/basic/rx50_l2_a2_near_mb_mlr1e_3_bb_mlr5e_2_2xb50.py.
+# See docs/configs.md.
 _base_ = [
     '../_base_/models/resnext50_cifar.py',
     '../_base_/datasets/tiny_imagenet_bs100.py',
@@ -9,3 +12,9 @@ _base_ = [
 model = dict(
     mixer=dict(type='AutoMix', alpha=2.0, in_channels=1024),
     head=dict(num_classes=200, loss=dict(type='DecoupledMixupLoss', eta=0.1)))
+# Mix Block: own param group, lr 0.1 -> 1e-3; the rest 0.2 -> 0.05 (OpenMixup
+# paramwise_options, addtional_scheduler, lr_config min_lr).
+optim_wrapper = dict(paramwise_cfg=dict(
+    custom_keys={'mix_block': dict(lr_mult=0.5, eta_min=1e-3)}))
+param_scheduler = dict(
+    type='GroupCosineAnnealingLR', by_epoch=True, eta_min=0.05)

@@ -92,6 +92,9 @@ class MixupClassifier(ImageClassifier):
       returned losses (keys containing ``'loss'`` are optimised, others only
       logged, as mmengine's ``parse_losses`` does) are added to the head's
       (AutoMix's Mix Block losses).
+    * ``set_train_progress(iteration, max_iters)``: called by
+      ``MixerProgressHook`` before each training iteration (AutoMix's EMA
+      momentum and mask-loss schedules).
 
     Shapes:
         inputs (N, C, H, W); mixed scores (N, num_classes).
