@@ -1,5 +1,10 @@
 # FGVC-Aircraft, ResNet-18 (ImageNet-pretrained), 200 epochs, batch 16:
 # PuzzleMix (alpha 1) + soft CE (MCE). See docs/configs.md
+# PuzzleMix: the settings of OpenMixup's FGVC-Aircraft runs (mix_args.puzzlemix
+# of configs/classification/aircrafts/mixups/basic/r18_mixups_CE_none.py:
+# block_num=4, i.e. g in {2, 4, 8}, t_size=-1, i.e. transport on the
+# labeling grid, other values as on CIFAR), labeling by the PuzzleMix
+# authors' alpha-beta swap graph cuts.
 _base_ = [
     '../_base_/models/resnet18_in1k_pretrained.py',
     '../_base_/datasets/aircraft_bs16.py',
@@ -7,7 +12,8 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    mixer=dict(type='PuzzleMix', alpha=1.0),
+    mixer=dict(
+        type='PuzzleMix', alpha=1.0, block_nums=(2, 4, 8), t_grid=None),
     head=dict(
         type='LinearClsHead',
         num_classes=100,

@@ -1,26 +1,18 @@
-"""Tests of the dynamic mixers: PuzzleMix, AttentiveMix, AutoMix.
+"""The contract every dynamic mixer keeps (PuzzleMix, AttentiveMix, AutoMix),
+and AutoMix; PuzzleMix and AttentiveMix have their own test files.
 
 Scores are ``eye(N)`` (each sample its own class), so row ``i`` of the mixed
 scores reads off the sample's own weight (``[i, i]``) and its partner (the
 other positive column). Images that are constant per sample make the mixed
 pixels read off the mask weights even after PuzzleMix moves blocks.
 """
-import itertools
-
 import pytest
 import torch
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from dm_plugin.models.mixers.dynamic import (AttentiveMix, AutoMix, MixBlock,
-                                             PuzzleMix)
-from dm_plugin.models.mixers.dynamic.puzzlemix import (boundary_differences,
-                                                       grid_energy,
-                                                       icm_labels,
-                                                       move_blocks,
-                                                       transport_plan)
-from dm_plugin.models.mixers.dynamic.utils import input_saliency
+from dm_plugin.models.mixers.dynamic import AutoMix, MixBlock
 from dm_plugin.registry import MIXERS, build_mixer
 
 CONFIGS = [
@@ -309,224 +301,6 @@ def test_runs_under_autocast(cfg):
         mixed, mixed_scores = mixer(inputs, torch.eye(6)[:4], model=model)
     assert mixed.dtype == torch.float32 and torch.isfinite(mixed).all()
     check_mixed_scores(mixed_scores, 4)
-
-# -------------------------------------------------------------- PuzzleMix
-
-
-def test_input_saliency_is_the_gradient_norm():
-    torch.manual_seed(4)
-    model = tiny_classifier()
-    inputs, scores = torch.randn(3, 3, 8, 8), torch.eye(6)[:3]
-    saliency = input_saliency(model, inputs, scores)
-    model.eval()
-    leaf = inputs.clone().requires_grad_(True)
-    loss = -(scores * model.head(model.extract_feat(leaf)).log_softmax(1))
-    loss.sum().backward()
-    torch.testing.assert_close(saliency,
-                               leaf.grad.square().mean(1).sqrt())
-
-
-def test_puzzlemix_mask_is_blockwise_with_label_values():
-    torch.manual_seed(5)
-    mixer, model = mixer_and_model(dict(type='PuzzleMix', block_nums=(4, )))
-    mixed, mixed_scores = mixer(constant_images(6), torch.eye(6),
-                                model=model)
-    weight = own_weights(mixed, mixed_scores)
-    blocks = weight.view(6, 4, 4, 4, 4)
-    torch.testing.assert_close(
-        blocks, blocks[:, :, :1, :, :1].expand_as(blocks))
-    labels = torch.tensor([0., 0.5, 1.])
-    assert ((weight[..., None] - labels).abs().amin(-1) < 1e-6).all()
-
-
-@pytest.mark.parametrize('lam, expected', [(0.9, 1.), (0.6, 0.5),
-                                           (0.5, 0.5), (0.1, 0.)])
-def test_puzzlemix_prior_sets_the_mask_when_saliency_is_flat(lam, expected):
-    """With flat saliency and flat images only the label prior is left, and
-    every block takes the most likely value under Binomial(2, lam)."""
-    mixer = PuzzleMix()
-    inputs = constant_images(4, height=16, width=16)
-    index = torch.tensor([1, 0, 3, 2])
-    unary, w_down, w_right, values = mixer.mask_terms(
-        inputs, torch.ones(4, 16, 16), torch.full((4, ), lam), index, 4,
-        1. / 255)
-    labels = icm_labels(unary, w_down, w_right, values, 4)
-    assert (values[labels] == expected).all()
-
-
-def test_puzzlemix_mask_mean_follows_lambda():
-    torch.manual_seed(6)
-    mixer, model = mixer_and_model(dict(type='PuzzleMix', block_nums=(4, )))
-    inputs = torch.randn(8, 3, 16, 16)
-    saliency = input_saliency(model, inputs, torch.eye(6)[torch.arange(8) %
-                                                          6])
-    index = torch.roll(torch.arange(8), 1)
-    means = []
-    for lam in (0.2, 0.5, 0.8):
-        unary, w_down, w_right, values = mixer.mask_terms(
-            inputs, saliency, torch.full((8, ), lam), index, 4, 1. / 255)
-        labels = icm_labels(unary, w_down, w_right, values, 4)
-        means.append(values[labels].mean().item())
-    assert means[0] < 0.5 < means[2] and means[0] < means[1] < means[2]
-
-
-def random_energy(num=16, grid=3, num_labels=3, seed=7):
-    generator = torch.Generator().manual_seed(seed)
-    unary = torch.rand(num, grid, grid, num_labels, generator=generator)
-    w_down = 0.3 * torch.rand(num, grid - 1, grid, generator=generator)
-    w_right = 0.3 * torch.rand(num, grid, grid - 1, generator=generator)
-    return unary, w_down, w_right, torch.linspace(0, 1, num_labels)
-
-
-def test_icm_reaches_a_local_minimum_below_its_starts():
-    unary, w_down, w_right, values = random_energy()
-    labels = icm_labels(unary, w_down, w_right, values, 4)
-    energy = grid_energy(labels, unary, w_down, w_right, values)
-    starts = [unary.argmin(-1)] + [
-        torch.full_like(labels, k) for k in range(len(values))
-    ]
-    for start in starts:
-        assert (energy <= grid_energy(start, unary, w_down, w_right, values)
-                + 1e-6).all()
-    for row, col, label in itertools.product(range(3), range(3), range(3)):
-        moved = labels.clone()
-        moved[:, row, col] = label
-        assert (grid_energy(moved, unary, w_down, w_right, values) >=
-                energy - 1e-6).all()
-
-
-def test_grid_energy_matches_a_naive_sum():
-    unary, w_down, w_right, values = random_energy(num=2)
-    labels = torch.randint(3, (2, 3, 3), generator=torch.Generator()
-                           .manual_seed(0))
-    energy = grid_energy(labels, unary, w_down, w_right, values)
-    for n in range(2):
-        total = 0.
-        for r, c in itertools.product(range(3), range(3)):
-            total += unary[n, r, c, labels[n, r, c]]
-            v = values[labels[n, r, c]]
-            if r < 2:
-                total += w_down[n, r, c] * (v - values[labels[n, r + 1, c]])**2
-            if c < 2:
-                total += w_right[n, r, c] * (v -
-                                             values[labels[n, r, c + 1]])**2
-        torch.testing.assert_close(energy[n], total)
-
-
-def test_boundary_differences_match_a_naive_loop():
-    generator = torch.Generator().manual_seed(8)
-    pair = torch.rand(2, 2, 2, 8, 12, generator=generator)
-    block, neigh = (4, 6), (2, 3)
-    down, right = boundary_differences(pair, block, neigh)
-    pooled = torch.nn.functional.avg_pool2d(pair.flatten(0, 1), neigh).view(
-        2, 2, 2, 4, 4)
-    for a, b, n in itertools.product(range(2), range(2), range(2)):
-        for gc in range(2):
-            cols = slice(2 * gc, 2 * gc + 2)
-            upper, lower = pooled[a, n, :, 1, cols], pooled[b, n, :, 2, cols]
-            torch.testing.assert_close(down[a, b, n, 0, gc],
-                                       (upper - lower).abs().mean())
-        for gr in range(2):
-            rows = slice(2 * gr, 2 * gr + 2)
-            lhs, rhs = pooled[a, n, :, rows, 1], pooled[b, n, :, rows, 2]
-            torch.testing.assert_close(right[a, b, n, gr, 0],
-                                       (lhs - rhs).abs().mean())
-
-
-def test_transport_plan_is_a_permutation():
-    generator = torch.Generator().manual_seed(9)
-    cost = torch.rand(6, 16, 16, generator=generator)
-    source = transport_plan(cost, 4)
-    assert (source.sort(-1).values == torch.arange(16)).all()
-
-
-def test_transport_plan_finds_a_clear_optimum():
-    """When every block has its own cheapest place, each gets it."""
-    target = torch.stack([torch.randperm(9) for _ in range(4)])
-    cost = torch.ones(4, 9, 9)
-    cost.scatter_(-1, target[..., None], -1.)
-    source = transport_plan(cost, 3)
-    assert (source.gather(-1, target) == torch.arange(9)).all()
-
-
-def test_transport_plan_resolves_conflicts_by_cost():
-    """Blocks 0 and 1 both want place 0; the cheaper claim (block 1) wins,
-    block 0 takes its next best place."""
-    cost = torch.tensor([[[0.0, 0.5, 9.], [-1., 9., 9.], [9., 9., 0.]]])
-    assert transport_plan(cost, 3).tolist() == [[1, 0, 2]]
-
-
-def test_move_blocks_moves_whole_blocks():
-    images = torch.arange(2 * 1 * 4 * 6.).view(2, 1, 4, 6)
-    source = torch.tensor([[5, 4, 3, 2, 1, 0], [0, 1, 2, 3, 4, 5]])
-    moved = move_blocks(images, source, (2, 2))
-    for n, place in itertools.product(range(2), range(6)):
-        src = source[n, place].item()
-        torch.testing.assert_close(
-            moved[n, :, 2 * (place // 3):2 * (place // 3) + 2,
-                  2 * (place % 3):2 * (place % 3) + 2],
-            images[n, :, 2 * (src // 3):2 * (src // 3) + 2,
-                   2 * (src % 3):2 * (src % 3) + 2])
-
-
-def test_puzzlemix_refuses_sizes_no_grid_divides():
-    mixer, model = mixer_and_model(dict(type='PuzzleMix'))
-    with pytest.raises(ValueError, match='divides'):
-        mixer(torch.randn(2, 3, 9, 23), torch.eye(6)[:2], model=model)
-
-
-@pytest.mark.parametrize('grid, size, expected', [
-    (2, (32, 32), 8), (4, (32, 32), 8), (8, (32, 32), 8), (16, (32, 32), 16),
-    (2, (224, 224), 8), (16, (224, 224), 16), (2, (16, 24), 8),
-    (2, (12, 12), 2), (4, (12, 12), 4)])
-def test_transport_grid_refines_the_labeling_grid(grid, size, expected):
-    assert PuzzleMix().transport_grid(grid, *size) == expected
-
-
-# ----------------------------------------------------------- AttentiveMix
-
-
-def test_attentivemix_pastes_the_partners_top_cells():
-    torch.manual_seed(10)
-    mixer, model = mixer_and_model(
-        dict(type='AttentiveMix', grid_size=4, top_k=3))
-    inputs = torch.randn(6, 3, 16, 16)
-    attention = mixer.attention(model, inputs)
-    mixed, mixed_scores = mixer(inputs, torch.eye(6), model=model)
-    index, own = partners(mixed_scores)
-    for i, j in enumerate(index.tolist()):
-        if i == j:
-            continue
-        pasted = (mixed[i] != inputs[i]).any(0).view(4, 4, 4, 4)
-        cells = pasted.any(-1).any(1)
-        assert pasted.all(-1).all(1).eq(cells).all()  # whole cells
-        top = attention[j].flatten().topk(3).indices
-        assert set(cells.flatten().nonzero().flatten().tolist()) == set(
-            top.tolist())
-        torch.testing.assert_close(mixed[i][:, pasted.view(16, 16)],
-                                   inputs[j][:, pasted.view(16, 16)])
-        assert own[i].item() == pytest.approx(1 - 3 / 16)
-
-
-def test_attentivemix_lambda_sets_the_cell_count():
-    torch.manual_seed(11)
-    mixer, model = mixer_and_model(
-        dict(type='AttentiveMix', grid_size=4, top_k=None, mode='elem'))
-    _, mixed_scores = mixer(constant_images(6), torch.eye(6), model=model)
-    index, own = partners(mixed_scores)
-    moved = index != torch.arange(6)
-    cells = (1 - own[moved]) * 16
-    torch.testing.assert_close(cells, cells.round())
-    assert (cells >= 1).all()
-
-
-def test_attentivemix_needs_a_feature_map():
-    mixer = AttentiveMix()
-    model = tiny_classifier()
-    model.backbone.forward = lambda x: (x.mean((2, 3)), )
-    with pytest.raises(ValueError, match='spatial feature map'):
-        mixer(torch.randn(2, 3, 16, 16), torch.eye(6)[:2], model=model)
-
 
 # ---------------------------------------------------------------- AutoMix
 
