@@ -1,17 +1,19 @@
 """How well and how fast PuzzleMix's labeling solvers solve its energy.
 
     python tools/puzzlemix_solvers.py quality [--instances 200]
-        [--grids 8 16] [--images DIR] [--gco-path DIR] [--seed 0]
-        [--out FILE.md]
+        [--grids 8 16] [--images DIR] [--saliency model|noise]
+        [--gco-path DIR] [--seed 0] [--out FILE.md]
     python tools/puzzlemix_solvers.py time [--batch-size 100]
         [--grids 2 4 8 16] [--repeats 20] [--processes 8] [--device cpu]
-        [--images DIR] [--gco-path DIR] [--out FILE.md]
+        [--images DIR] [--saliency model|noise] [--gco-path DIR]
+        [--out FILE.md]
 
 Instances are PuzzleMix's own labeling energies (3 labels, the defaults of
 ``PuzzleMix``) on 32x32 images: the saliency is the input gradient of a
-randomly initialised ResNet_CIFAR-18 (rough, gradient-like), images are
-smooth random ones or, with ``--images``, the first images of a folder
-(e.g. CIFAR-10), partners a rolled batch, λ ~ U(0, 1) per pair.
+randomly initialised ResNet_CIFAR-18 or, with ``--saliency noise``, the
+channel RMS of i.i.d. Gaussian "gradients" (rough, nearly flat once pooled
+over a block); images are smooth random ones or, with ``--images``, images
+of a folder (e.g. CIFAR-10); partners a rolled batch, λ ~ U(0, 1) per pair.
 
 ``quality`` solves each instance with ``swap`` (alpha-beta swap, the paper's
 solver), ``icm`` and ``exact`` (the minimum) and counts, per grid size: the
@@ -85,16 +87,22 @@ def classifier():
             head=dict(type='LinearClsHead', num_classes=10, in_channels=512)))
 
 
-def energies(images: torch.Tensor, grid: int, seed: int, device='cpu'):
+def energies(images: torch.Tensor, grid: int, seed: int, device='cpu',
+             saliency='model'):
     """PuzzleMix's labeling terms (unary, w_down, w_right, values) of the
-    pairs (image n, image n+1), and their (N,) λ ~ U(0, 1)."""
+    pairs (image n, image n+1), and their (N,) λ ~ U(0, 1). ``saliency``:
+    ``'model'`` (input gradients of a random ResNet) or ``'noise'`` (the
+    channel RMS of i.i.d. Gaussian "gradients")."""
     torch.manual_seed(seed)
     model = classifier().to(device)
     num = images.size(0)
     inputs = model.data_preprocessor(
         dict(inputs=images.to(device)), False)['inputs']
     scores = torch.eye(10, device=device)[torch.randint(10, (num, ))]
-    saliency = input_saliency(model, inputs, scores)
+    if saliency == 'model':
+        saliency = input_saliency(model, inputs, scores)
+    else:
+        saliency = torch.randn_like(inputs).square().mean(1).sqrt()
     index = torch.roll(torch.arange(num, device=device), -1)
     lam = torch.rand(num, device=device)
     scale = model.data_preprocessor.std.view(1, -1, 1, 1) / 255
@@ -180,10 +188,13 @@ def gco_note(gco, terms, grid, float_swap) -> str:
 
 def quality(args, gco) -> str:
     images = load_images(args.images, args.instances)
+    source = (f'saliency: channel RMS of Gaussian noise; images: '
+              if args.saliency == 'noise' else
+              'saliency: input gradients of a random ResNet_CIFAR-18 on ')
+    source += args.images or 'smooth random images'
     lines = [
         f'{args.instances} grids per size, 3 labels, PuzzleMix defaults; '
-        'saliency of a random ResNet_CIFAR-18 on '
-        f'{args.images or "smooth random images"}; λ ~ U(0, 1).', '',
+        f'{source}; λ ~ U(0, 1).', '',
         '| grid | solver | at the exact minimum | at the swap result | '
         'mean (E - E*) / abs(E*) | blocks unlike exact: mean / max | '
         'blocks unlike swap: mean / max | abs mask-mean diff to exact: '
@@ -191,8 +202,8 @@ def quality(args, gco) -> str:
     ]
     notes = []
     for grid in args.grids:
-        terms = [t.detach().double() for t in energies(images, grid,
-                                                        args.seed)[0]]
+        terms = energies(images, grid, args.seed, saliency=args.saliency)[0]
+        terms = [t.detach().double() for t in terms]
         labels = {name: solve(name, terms) for name in SOLVERS}
         energy = {
             name: grid_energy(value, *terms)
@@ -207,14 +218,14 @@ def quality(args, gco) -> str:
     return '\n'.join(lines + [''] + notes) + '\n'
 
 
-def authors_solve(unary_own, unary_partner, pw_down, pw_right, lam, grid,
-                  n_labels=3, beta=1.2, eta=0.2):
-    """One pair as the authors' per-sample function solves it (a stand-in
-    written for this timing, not their code: the same numpy work and the
-    same gco call): label i mixes the two (g, g) unary parts with weights
-    (1 - i/(L-1), i/(L-1)), adds the binomial prior, scales by 1000 g^2 to
-    int32, and so do the edge weights (data part + beta')."""
-    import gco
+def authors_energy(unary_own, unary_partner, pw_down, pw_right, lam, grid,
+                   n_labels=3, beta=1.2, eta=0.2):
+    """One pair's integer energy built as the authors' per-sample function
+    builds it (a stand-in written for this timing, not their code: the same
+    numpy work): label i mixes the two (g, g) unary parts with weights
+    (1 - i/(L-1), i/(L-1)) and adds the binomial prior; costs and edge
+    weights (data part + beta') are scaled by 1000 g^2 to int32. Returns
+    the arguments of ``gco.cut_grid_graph``."""
     large = 1000 * grid**2
     own = np.arange(n_labels - 1, -1, -1)
     ways = np.array([math.comb(n_labels - 1, k) for k in own])
@@ -227,10 +238,17 @@ def authors_solve(unary_own, unary_partner, pw_down, pw_right, lam, grid,
     steps = np.arange(n_labels)
     distance = ((steps[:, None] - steps[None]) / (n_labels - 1))**2
     smooth = beta / grid / 16
-    labels = gco.cut_grid_graph(
-        costs, distance.astype(np.float32),
-        (large * (pw_down + smooth)).astype(np.int32),
-        (large * (pw_right + smooth)).astype(np.int32), algorithm='swap')
+    return (costs, distance.astype(np.float32),
+            (large * (pw_down + smooth)).astype(np.int32),
+            (large * (pw_right + smooth)).astype(np.int32))
+
+
+def authors_solve(*pair):
+    """One pair solved as the authors' code solves it: its integer energy
+    (:func:`authors_energy`), then gco's swap."""
+    import gco
+    grid = pair[5]
+    labels = gco.cut_grid_graph(*authors_energy(*pair), algorithm='swap')
     return labels.reshape(grid, grid)
 
 
@@ -270,7 +288,8 @@ def timing(args, gco) -> str:
         rows[f'authors: gco, Pool({args.processes})'] = []
         pool = Pool(args.processes)
     for grid in args.grids:
-        terms, lam = energies(images, grid, args.seed, args.device)
+        terms, lam = energies(images, grid, args.seed, args.device,
+                              args.saliency)
         for name in SOLVERS:
             rows[name].append(
                 median_time(lambda: solve(name, terms), args.repeats,
@@ -316,6 +335,8 @@ def main(argv=None):
     parser.add_argument('--processes', type=int, default=8)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--images', help='image folder (default: random)')
+    parser.add_argument('--saliency', choices=('model', 'noise'),
+                        default='model')
     parser.add_argument('--gco-path', help='folder holding the gco module')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='also write the table to this file')
