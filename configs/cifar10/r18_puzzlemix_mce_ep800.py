@@ -1,11 +1,8 @@
 # CIFAR-10, ResNet-18 (CIFAR variant), 800 epochs, batch 100:
 # PuzzleMix (alpha 1) + soft CE (MCE). See docs/configs.md
-# PuzzleMix: the settings of OpenMixup's CIFAR runs (mix_args.puzzlemix of
-# configs/classification/cifar10/mixups/basic/r18_mixups_CE_none.py:
-# block_num=5, i.e. g in {2, 4, 8, 16}, t_size=4, beta 1.2, gamma 0.5,
-# eta 0.2, neigh_size 4, n_labels 3, t_eps 0.8), which are the PuzzleMix
-# authors' CIFAR-100 command (snu-mllab/PuzzleMix README), labeling by
-# their alpha-beta swap graph cuts: the mixer's defaults.
+# PuzzleMix: the mixer's defaults, OpenMixup's mix_args.puzzlemix of
+# configs/classification/cifar10/mixups/basic/r18_mixups_CE_none.py
+# and the PuzzleMix authors' CIFAR-100 command (docs/configs.md).
 _base_ = [
     '../_base_/models/resnet18_cifar.py',
     '../_base_/datasets/cifar10_bs100.py',

@@ -1,10 +1,8 @@
 # CUB-200-2011, ResNet-18 (ImageNet-pretrained), 200 epochs, batch 16:
 # PuzzleMix (alpha 1) + soft CE (MCE). See docs/configs.md
-# PuzzleMix: the settings of OpenMixup's CUB-200 runs (mix_args.puzzlemix
-# of configs/classification/cub200/mixups/basic/r18_mixups_CE_none.py:
-# block_num=4, i.e. g in {2, 4, 8}, t_size=-1, i.e. transport on the
-# labeling grid, other values as on CIFAR), labeling by the PuzzleMix
-# authors' alpha-beta swap graph cuts.
+# PuzzleMix: OpenMixup's mix_args.puzzlemix (block_num=4, t_size=-1) of
+# configs/classification/cub200/mixups/basic/r18_mixups_CE_none.py
+# (docs/configs.md).
 _base_ = [
     '../_base_/models/resnet18_in1k_pretrained.py',
     '../_base_/datasets/cub200_bs16.py',

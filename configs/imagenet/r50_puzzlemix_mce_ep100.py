@@ -1,10 +1,8 @@
 # ImageNet-1k, ResNet-50, 100 epochs, batch 4x64:
 # PuzzleMix (alpha 1) + soft CE (MCE). See docs/configs.md
-# PuzzleMix: the settings of OpenMixup's ImageNet runs (mix_args.puzzlemix
-# of configs/classification/imagenet/mixups/basic/r50_mixups_CE_none_4xb64.py:
-# block_num=4, i.e. g in {2, 4, 8}, t_size=-1, i.e. transport on the
-# labeling grid, other values as on CIFAR), labeling by the PuzzleMix
-# authors' alpha-beta swap graph cuts.
+# PuzzleMix: OpenMixup's mix_args.puzzlemix (block_num=4, t_size=-1) of
+# configs/classification/imagenet/mixups/basic/r50_mixups_CE_none_4xb64.py
+# (docs/configs.md).
 _base_ = [
     '../_base_/models/resnet50.py',
     '../_base_/datasets/imagenet_bs64.py',
