@@ -1,15 +1,17 @@
-# AttentiveMix+ as OpenMixup runs it (openmixup/models/augments/attentivemix.py,
-# classifiers/mixup_classification.py, configs/classification/*/mixups/basic/
-# *_attentivemix_CE_none*.py): attention from a frozen ImageNet ResNet-18
-# (`backbone_k`, `pretrained_k`) on the inputs resized to 224, the channel mean
-# of its last (7x7) feature map; the top floor(49 u) cells, at least 1, with
-# u ~ Beta(2, 2), alpha 2 (their grid_size and beta arguments are not read by
-# their code). attentivemix_plus_r50.py: a ResNet-50, as OpenMixup's CUB and
-# Aircraft configs use. Configs set model.mixer={{_base_.attentivemix_plus}}.
+# AttentiveMix+ as OpenMixup runs it (openmixup/models/augments/
+# attentivemix.py, classifiers/mixup_classification.py, configs/
+# classification/*/mixups/basic/*_attentivemix_CE_none*.py): attention from a
+# frozen ImageNet ResNet-18 (`backbone_k`, `pretrained_k`) on the inputs
+# resized to 224, the channel mean of its last (7x7) feature map; the top
+# floor(49 u) cells, at least 1, with u ~ Beta(2, 2), alpha 2 (their
+# grid_size and beta arguments are not read by their code).
+# attentivemix_plus_r50.py: a ResNet-50, as OpenMixup's CUB and Aircraft
+# configs use. A config adds this base and sets its model.mixer to the
+# variable attentivemix_plus below (docs/configs.md).
 # Weights: torchvision's ImageNet ResNet (IMAGENET1K_V1) as a local file, read
-# weights-only when training starts:
-#   python -c "import torchvision; torchvision.models.resnet18(weights='IMAGENET1K_V1')"
-# saves it in ~/.cache/torch/hub/checkpoints/; copy it to checkpoints/ or set
+# weights-only when training starts; torchvision.models.resnet18(
+# weights='IMAGENET1K_V1') saves it in ~/.cache/torch/hub/checkpoints/; copy
+# it to checkpoints/ or set
 #   --cfg-options model.mixer.attention_checkpoint=PATH
 attentivemix_plus = dict(
     type='AttentiveMix',
