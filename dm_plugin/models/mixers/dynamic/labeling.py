@@ -13,8 +13,8 @@ below) and ``w_right`` (N, gh, gw-1) (block left to block right).
   Veksler, Zabih, TPAMI 2001), the solver of the PuzzleMix paper and of its
   authors' code, run the way their gco call runs it (see the function).
 - :func:`exact_labels`: the exact minimiser, one min cut on Ishikawa's
-  layered graph (TPAMI 2003; the pairwise term is convex in the label index
-  when ``values`` are evenly spaced or merely monotone).
+  layered graph (TPAMI 2003; it needs monotone ``values``, for which the
+  pairwise term is submodular on the chain of labels).
 - :func:`icm_labels`: iterated conditional modes, vectorised on the device
   (a fast approximation: it stops in local minima).
 
