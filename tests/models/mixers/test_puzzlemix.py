@@ -74,7 +74,7 @@ def brute_force_minimum(unary, w_down, w_right, values):
 
 ENERGIES = {
     'random-3': lambda: random_energy(num_labels=3, weight=0.8),
-    'random-4': lambda: random_energy(num_labels=4, weight=0.8, num=6),
+    'random-4': lambda: random_energy(num_labels=4, weight=0.8, num=3),
     'puzzlemix-3': puzzle_energy,
 }
 
