@@ -8,7 +8,8 @@ cross-entropy and with the Decoupled Mixup loss.
 A step is ``MixupClassifier.train_step`` (normalization, mixing, forward,
 loss, backward, SGD update) of mmpretrain's ResNet_CIFAR-18 + global average
 pooling + linear head on a 32x32 batch: no mixing; every mixer registered in
-``dm_plugin.registry.MIXERS`` with mmpretrain's soft CrossEntropyLoss
+``dm_plugin.registry.MIXERS`` (and the ``VARIANTS`` rows: PuzzleMix with
+its other labeling solvers) with mmpretrain's soft CrossEntropyLoss
 (``use_soft=True``); and with DecoupledMixupLoss(eta=0.1) in DMClsHead
 ("+ DM"). Static mixers are also timed alone (the mixer call on the
 normalized batch), and so are the two losses (forward + backward on the
@@ -57,12 +58,22 @@ HEADS = {
 }
 
 
+# Rows of a registered mixer with other settings: label -> mixer config
+# (the 'PuzzleMix' row is its default, alpha-beta swap graph cuts).
+VARIANTS = {
+    'PuzzleMix (exact)': dict(type='PuzzleMix', solver='exact'),
+    'PuzzleMix (ICM)': dict(type='PuzzleMix', solver='icm'),
+}
+
+
 def mixer_kind(name: str) -> str:
-    module = MIXERS.get(name).__module__
+    module = MIXERS.get(mixer_cfg(name)['type']).__module__
     return 'dynamic' if '.dynamic.' in module else 'static'
 
 
 def mixer_cfg(name: str) -> dict:
+    if name in VARIANTS:
+        return dict(VARIANTS[name])
     return dict(type=name, **RESNET18_CIFAR_ARGS.get(name, {}))
 
 
@@ -119,7 +130,8 @@ def components(names, normalized, one_hot, device):
         f'{name} alone': partial(build_mixer(mixer_cfg(name)), normalized,
                                  one_hot)
         for name in names
-        if mixer_kind(name) == 'static' and not MIXERS.get(name).needs_model
+        if mixer_kind(name) == 'static'
+        and not MIXERS.get(mixer_cfg(name)['type']).needs_model
     }
     logits = torch.randn(
         len(one_hot), NUM_CLASSES, device=device, requires_grad=True)
@@ -213,10 +225,11 @@ def main(argv=None):
         parser.error('need --repeats >= 1, --warmup >= 0, --batch-size >= 2')
     known = [n for n in KNOWN_ORDER if n in MIXERS.module_dict]
     registered = known + sorted(set(MIXERS.module_dict) - set(known))
-    names = args.mixers or registered
-    unknown = sorted(set(names) - set(registered))
+    rows = registered + list(VARIANTS)
+    names = args.mixers or rows
+    unknown = sorted(set(names) - set(rows))
     if unknown:
-        parser.error(f'unknown mixers {unknown}; registered: {registered}')
+        parser.error(f'unknown mixers {unknown}; registered: {rows}')
     if 'Mixup' not in names:
         names = ['Mixup'] + names  # the baseline of the ratios
     if args.threads:

@@ -1,5 +1,8 @@
 # FGVC-Aircraft, ResNet-18 (ImageNet-pretrained), 200 epochs, batch 16:
 # PuzzleMix (alpha 1) + soft CE (MCE). See docs/configs.md
+# PuzzleMix: OpenMixup's mix_args.puzzlemix (block_num=4, t_size=-1) of
+# configs/classification/aircrafts/mixups/basic/r18_mixups_CE_none.py
+# (docs/configs.md).
 _base_ = [
     '../_base_/models/resnet18_in1k_pretrained.py',
     '../_base_/datasets/aircraft_bs16.py',
@@ -7,7 +10,8 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    mixer=dict(type='PuzzleMix', alpha=1.0),
+    mixer=dict(
+        type='PuzzleMix', alpha=1.0, block_nums=(2, 4, 8), t_grid=None),
     head=dict(
         type='LinearClsHead',
         num_classes=100,

@@ -1,5 +1,8 @@
 # CIFAR-10, ResNet-18 (CIFAR variant), 800 epochs, batch 100:
 # PuzzleMix (alpha 1) + soft CE (MCE). See docs/configs.md
+# PuzzleMix: the mixer's defaults, OpenMixup's mix_args.puzzlemix of
+# configs/classification/cifar10/mixups/basic/r18_mixups_CE_none.py
+# and the PuzzleMix authors' CIFAR-100 command (docs/configs.md).
 _base_ = [
     '../_base_/models/resnet18_cifar.py',
     '../_base_/datasets/cifar10_bs100.py',

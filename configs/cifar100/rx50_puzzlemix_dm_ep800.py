@@ -1,5 +1,8 @@
 # CIFAR-100, ResNeXt-50 32x4d (CIFAR variant), 800 epochs, batch 100:
 # PuzzleMix (alpha 1) + DM(CE) (eta 0.1). See docs/configs.md
+# PuzzleMix: the mixer's defaults, OpenMixup's mix_args.puzzlemix of
+# configs/classification/cifar100/mixups/basic/r18_mixups_CE_none.py
+# and the PuzzleMix authors' CIFAR-100 command (docs/configs.md).
 _base_ = [
     '../_base_/models/resnext50_cifar.py',
     '../_base_/datasets/cifar100_bs100.py',

@@ -51,7 +51,7 @@ STATIC = {
     'mixup', 'cutmix', 'resizemix', 'fmix', 'gridmix', 'saliencymix',
     'smoothmix', 'manifoldmix'
 }
-DYNAMIC = {'puzzlemix', 'automix'}
+DYNAMIC = {'puzzlemix', 'automix', 'attentivemix'}
 # SAMix where OpenMixup has SAMix configs (all but CIFAR-10 and Cars).
 SAMIX_FOLDERS = {'cifar100', 'tiny_imagenet', 'imagenet', 'cub200', 'aircraft'}
 
@@ -85,12 +85,36 @@ def run_pipeline(pipeline: list, size: int, folder: Path) -> list:
     return packed
 
 
-def build_model(cfg: Config, img_size: int = TRAIN_SIZE):
+@pytest.fixture(scope='session')
+def attention_weights(tmp_path_factory):
+    """``get(net_cfg)``: a file of random weights of an attention network
+    (AttentiveMix+), written once per network: nothing is downloaded."""
+    files = {}
+
+    def get(net_cfg: dict) -> str:
+        key = repr(sorted(net_cfg.items()))
+        if key not in files:
+            path = tmp_path_factory.mktemp('attention') / 'weights.pth'
+            torch.save(MODELS.build(copy.deepcopy(net_cfg)).state_dict(), path)
+            files[key] = str(path)
+        return files[key]
+
+    return get
+
+
+def build_model(cfg: Config, img_size: int = TRAIN_SIZE,
+                attention_weights=None):
     model_cfg = copy.deepcopy(cfg.model)
     # As mmengine's Runner does with a top-level data_preprocessor.
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
     if 'img_size' in model_cfg.backbone:
         model_cfg.backbone.img_size = img_size
+    mixer = model_cfg.get('mixer')
+    if isinstance(mixer, dict) and mixer.get('attention_checkpoint'):
+        # Random weights for the attention network, which sees inputs
+        # resized to 32 (not 224) like the small training images here.
+        mixer.attention_checkpoint = attention_weights(mixer.attention_net)
+        mixer.attention_size = 32
     return MODELS.build(model_cfg)
 
 
@@ -121,7 +145,7 @@ def build_schedulers(cfg: Config, optim_wrapper) -> list:
 
 
 @pytest.mark.parametrize('name', CONFIGS)
-def test_config_trains_one_iteration(name, tmp_path):
+def test_config_trains_one_iteration(name, tmp_path, attention_weights):
     folder = name.split('/')[0]
     resolution = RESOLUTION[folder]
     cfg = load(name)
@@ -141,7 +165,7 @@ def test_config_trains_one_iteration(name, tmp_path):
     for sample in train + test:
         assert tuple(sample['inputs'].shape) == (3, resolution, resolution)
 
-    model = build_model(cfg)
+    model = build_model(cfg, attention_weights=attention_weights)
     assert model.head.num_classes == NUM_CLASSES[folder]
     assert len(model.mixers) >= 1
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
@@ -168,11 +192,12 @@ BASE_EXAMPLES = sorted({model_base(n): n for n in reversed(CONFIGS)}.items())
 
 
 @pytest.mark.parametrize('base, name', BASE_EXAMPLES)
-def test_model_base_initialises_and_evaluates(base, name, tmp_path):
+def test_model_base_initialises_and_evaluates(base, name, tmp_path,
+                                              attention_weights):
     """The Runner's init_weights (pretrained backbones: see the next test)
     and evaluation: a probability vector per image."""
     cfg = load(name)
-    model = build_model(cfg)
+    model = build_model(cfg, attention_weights=attention_weights)
     if (cfg.model.backbone.get('init_cfg') or {}).get('type') == 'Pretrained':
         model.backbone.init_cfg = None
     model.init_weights()

@@ -1,12 +1,14 @@
 """PuzzleMix: saliency-guided block labeling and block transport.
 
 Kim, Choo, Song. "Puzzle Mix: Exploiting Saliency and Local Statistics for
-Optimal Mixup", ICML 2020.
+Optimal Mixup", ICML 2020; the authors' code is snu-mllab/PuzzleMix
+(``mixup.py``), which OpenMixup's ``puzzlemix`` reuses.
 
 For a pair (own image ``a``, partner ``b``), the image is cut into a
-``g x g`` grid of blocks and each block ``i`` gets a mixing weight ``m_i`` of
-its own image from ``values = {0, 1/(L-1), ..., 1}`` (``n_labels = L``),
-minimising (all terms as the authors' released code scales them)::
+``g x g`` grid of blocks and each block ``i`` gets a label ``l`` whose value
+``m = 1 - l / (L-1)`` is the weight of the own image (``n_labels = L``;
+label 0 shows the own image, as in the authors' gco call), minimising (all
+terms as the authors' code scales them)::
 
     E(m) = sum_i [ m_i s_b,i + (1 - m_i) s_a,i ]             (saliency lost)
          + eta / g^2 sum_i -log Binom(m_i (L-1); L-1, lam)      (label prior)
@@ -19,16 +21,12 @@ absolute difference, across the boundary of adjacent blocks ``i`` (above or
 left) and ``j``, of the neighbourhood-averaged pixels of the images the two
 labels pick. ``phi`` is written as a unary part linear in ``m`` plus
 ``w_ij (m_i - m_j)^2`` (exact for labels in {0, 1}; the interpolation for
-fractional labels is the released code's).
+fractional labels is the authors').
 
-Deviation: the paper minimises ``E`` with alpha-beta swap graph cuts; here a
-vectorised iterated conditional modes (ICM) on the block grid does it, on
-the device: the two colours of the checkerboard are updated in turn, each
-block taking its exact best label given its neighbours (``icm_iters``
-rounds), from ``L + 1`` starts (the per-block minimiser of the unary terms
-and each constant labeling), keeping the lowest energy. Every update lowers
-``E`` or keeps it; docs/dynamic_mixers.md reports how often the result is
-the exact minimum.
+The labeling is solved as the paper does, by alpha-beta swap graph cuts to
+convergence (``solver='swap'``, on the CPU, batched; see
+:mod:`.labeling`); ``'exact'`` finds the true minimum of the same energy
+and ``'icm'`` a fast local minimum on the device.
 
 Each image's blocks are then moved (optimal transport, as in the paper) so
 that salient blocks land where that image is visible: cost
@@ -36,23 +34,26 @@ that salient blocks land where that image is visible: cost
 ``i`` to place ``j``, minimised over permutations with the paper's
 approximate row-argmin / column-resolve iterations; blocks left unassigned
 after them are matched to the free places in index order, so the plan is
-always a permutation (a tweak: the released code can leave holes). Blocks
+always a permutation (a tweak: the authors' code can leave holes). Blocks
 move on a ``t_grid x t_grid`` grid where it refines the labeling grid (the
 authors' 4-pixel ``t_size`` on 32-pixel CIFAR images), else on the labeling
-grid (their ImageNet code).
+grid (``t_grid=None``: always; the authors' ``t_size=-1``).
 """
 import math
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from dm_plugin.registry import MIXERS
-from dm_plugin.validation import check_int, check_number
+from dm_plugin.validation import check_choice, check_int, check_number
 from ..base import BaseMixer
 from ..static.masks import mix_with_mask
-from .utils import input_saliency, pixel_scale
+from .labeling import exact_labels, icm_labels, swap_labels
+from .utils import input_saliency, pixel_scale, saliency_and_loss
+
+SOLVERS = {'swap': swap_labels, 'exact': exact_labels, 'icm': icm_labels}
 
 
 def block_means(maps: torch.Tensor, grid: Tuple[int, int]) -> torch.Tensor:
@@ -100,61 +101,6 @@ def split_pairwise(table: torch.Tensor):
     second = (table[0, 1] + table[1, 1] - table[0, 0] - table[1, 0]) / 2
     weight = (table[1, 0] + table[0, 1] - table[0, 0] - table[1, 1]) / 2
     return first, second, weight
-
-
-def neighbour_sums(values: torch.Tensor, w_down: torch.Tensor,
-                   w_right: torch.Tensor):
-    """For (N, gh, gw) block values and edge weights (N, gh-1, gw),
-    (N, gh, gw-1): per block ``sum_j w_ij`` and ``sum_j w_ij v_j`` over its
-    grid neighbours ``j``."""
-    total = (F.pad(w_down, (0, 0, 0, 1)) + F.pad(w_down, (0, 0, 1, 0)) +
-             F.pad(w_right, (0, 1)) + F.pad(w_right, (1, 0)))
-    weighted = (F.pad(w_down * values[:, 1:], (0, 0, 0, 1)) +
-                F.pad(w_down * values[:, :-1], (0, 0, 1, 0)) +
-                F.pad(w_right * values[:, :, 1:], (0, 1)) +
-                F.pad(w_right * values[:, :, :-1], (1, 0)))
-    return total, weighted
-
-
-def grid_energy(labels: torch.Tensor, unary: torch.Tensor,
-                w_down: torch.Tensor, w_right: torch.Tensor,
-                values: torch.Tensor) -> torch.Tensor:
-    """(N,) energy ``sum_i U_i(l_i) + sum_{i~j} w_ij (v_li - v_lj)^2`` of
-    (N, gh, gw) labels, with unary (N, gh, gw, L) and label values (L,)."""
-    chosen = values[labels]
-    down = w_down * (chosen[:, 1:] - chosen[:, :-1]).square()
-    right = w_right * (chosen[:, :, 1:] - chosen[:, :, :-1]).square()
-    return (unary.gather(-1, labels[..., None]).sum(dim=(1, 2, 3)) +
-            down.sum(dim=(1, 2)) + right.sum(dim=(1, 2)))
-
-
-def icm_labels(unary: torch.Tensor, w_down: torch.Tensor,
-               w_right: torch.Tensor, values: torch.Tensor,
-               iters: int) -> torch.Tensor:
-    """(N, gh, gw) labels lowering :func:`grid_energy` by checkerboard
-    iterated conditional modes (``iters`` rounds, each updating both
-    colours to their exact best label given the neighbours), run from
-    ``L + 1`` starts (the unary minimiser and each constant labeling),
-    keeping the lowest-energy result per sample."""
-    num, gh, gw, num_labels = unary.shape
-    starts = torch.arange(num_labels, device=unary.device)
-    labels = torch.cat((unary.argmin(dim=-1)[None],
-                        starts.view(-1, 1, 1, 1).expand(-1, num, gh, gw)))
-    labels = labels.flatten(0, 1)
-    unary, w_down, w_right = (t.repeat(num_labels + 1, *([1] * (t.dim() - 1)))
-                              for t in (unary, w_down, w_right))
-    rows = torch.arange(gh, device=unary.device)[:, None]
-    colour = (rows + torch.arange(gw, device=unary.device)) % 2
-    for _ in range(iters):
-        for turn in (0, 1):
-            total, weighted = neighbour_sums(values[labels], w_down, w_right)
-            cost = (unary + values.square() * total[..., None] -
-                    2 * values * weighted[..., None])
-            labels = torch.where(colour == turn, cost.argmin(dim=-1), labels)
-    energy = grid_energy(labels, unary, w_down, w_right, values)
-    best = energy.view(-1, num).argmin(dim=0)
-    return labels.view(-1, num, gh, gw)[best,
-                                         torch.arange(num, device=best.device)]
 
 
 def transport_plan(cost: torch.Tensor, iters: int) -> torch.Tensor:
@@ -218,23 +164,27 @@ def upsample_blocks(maps: torch.Tensor, block: Tuple[int, int]):
 class PuzzleMix(BaseMixer):
     """PuzzleMix (Kim et al., ICML 2020): each pair's mask over a grid of
     blocks trades off the saliency kept (input gradients of the loss, one
-    extra forward/backward pass in eval mode), a label prior pulling its mean
-    towards ``lam ~ Beta(alpha, alpha)``, label smoothness and the
-    smoothness of the mixed pixels across block boundaries; each image's
-    blocks are then transported to where it shows. The scores weigh each
-    sample by its mask's mean, so λ is the exact kept share (blocks only
-    move within an image); a sample drawn as its own partner is left
-    unchanged. See the module docstring for the energy and the deviation
-    from the paper's graph-cut solver.
+    extra forward/backward pass), a label prior pulling its mean towards
+    ``lam ~ Beta(alpha, alpha)``, label smoothness and the smoothness of the
+    mixed pixels across block boundaries; each image's blocks are then
+    transported to where it shows. The scores weigh each sample by its
+    mask's mean, so λ is the exact kept share (blocks only move within an
+    image); a sample drawn as its own partner is left unchanged. See the
+    module docstring for the energy.
 
     Defaults are the authors' CIFAR-100 settings (``--mixup_alpha 1.0
     --n_labels 3 --eta 0.2 --beta 1.2 --gamma 0.5 --neigh_size 4
     --transport True --t_size 4 --t_eps 0.8``, grid size drawn from
-    {2, 4, 8, 16} each batch; ``t_grid=8`` is ``t_size 4`` on 32-pixel
-    images, and bounds the transport grid on larger ones, where the
-    authors' ImageNet code transports on the labeling grid); adversarial
-    training and the clean-input loss of the released code (both off in
-    those settings) are not included.
+    {2, 4, 8, 16} each batch, labeling by alpha-beta swap); ``t_grid=8`` is
+    ``t_size 4`` on 32-pixel images. OpenMixup's Tiny-ImageNet, ImageNet
+    and fine-grained runs use ``block_nums=(2, 4, 8), t_grid=None``.
+    Adversarial training of the authors' code is not included.
+
+    The saliency pass runs in eval mode (BatchNorm statistics untouched),
+    as in the authors' default; with ``clean_loss_weight > 0`` it runs in
+    the model's mode instead and its loss on the clean batch is optimised
+    as ``loss_clean`` (the authors' ``clean_lam``, see docs/fidelity.md for
+    the conversion).
 
     Args:
         alpha (float): Beta concentration of λ (> 0). Defaults to 1.0.
@@ -253,10 +203,22 @@ class PuzzleMix(BaseMixer):
         transport (bool): Transport blocks. Defaults to True.
         t_eps (float): Weight of the distance in the transport cost (>= 0).
             Defaults to 0.8.
-        t_grid (int): Transport grid cells per side (>= 1), used when it
-            refines the labeling grid (a multiple of g dividing H and W);
-            otherwise blocks move on the labeling grid. Defaults to 8.
-        icm_iters (int): Rounds of the labeling solver (>= 1). Defaults to 4.
+        t_grid (int, optional): Transport grid cells per side (>= 1), used
+            when it refines the labeling grid (a multiple of g dividing H
+            and W); otherwise, and always when None, blocks move on the
+            labeling grid. Defaults to 8.
+        solver (str): Labeling solver: ``'swap'`` (alpha-beta swap graph
+            cuts to convergence on the CPU, the paper's), ``'exact'`` (the
+            minimum of the energy, one min cut on the CPU) or ``'icm'``
+            (iterated conditional modes on the device: no host sync, but it
+            stops in local minima, see docs/fidelity.md). Defaults to
+            ``'swap'``.
+        icm_iters (int): Rounds of the ``'icm'`` solver (>= 1). Defaults
+            to 4.
+        clean_loss_weight (float): Weight (>= 0) of the classifier's CE on
+            the clean batch, whose input gradients are the saliency; 0
+            disables it (the saliency pass then runs in eval mode).
+            Defaults to 0.
 
     Shapes:
         inputs (N, C, H, W), scores (N, K) -> (N, C, H, W), (N, K).
@@ -275,8 +237,10 @@ class PuzzleMix(BaseMixer):
                  neigh_size: int = 4,
                  transport: bool = True,
                  t_eps: float = 0.8,
-                 t_grid: int = 8,
-                 icm_iters: int = 4):
+                 t_grid: Optional[int] = 8,
+                 solver: str = 'swap',
+                 icm_iters: int = 4,
+                 clean_loss_weight: float = 0.):
         super().__init__(alpha, mode)
         if not isinstance(block_nums, Sequence) or not block_nums:
             raise TypeError('block_nums must be a non-empty sequence of '
@@ -285,10 +249,13 @@ class PuzzleMix(BaseMixer):
             check_int('block_nums entries', num, 2)
         check_int('n_labels', n_labels, 2)
         check_int('neigh_size', neigh_size, 1)
-        check_int('t_grid', t_grid, 1)
+        if t_grid is not None:
+            check_int('t_grid', t_grid, 1)
+        check_choice('solver', solver, tuple(SOLVERS))
         check_int('icm_iters', icm_iters, 1)
         for name, value in (('beta', beta), ('gamma', gamma), ('eta', eta),
-                            ('t_eps', t_eps)):
+                            ('t_eps', t_eps),
+                            ('clean_loss_weight', clean_loss_weight)):
             check_number(name, value, low=0., low_inclusive=True)
         if not isinstance(transport, bool):
             raise TypeError(f'transport must be a bool, got {transport!r}')
@@ -299,7 +266,10 @@ class PuzzleMix(BaseMixer):
         self.transport = transport
         self.t_eps = float(t_eps)
         self.t_grid = t_grid
+        self.solver = solver
         self.icm_iters = icm_iters
+        self.clean_loss_weight = float(clean_loss_weight)
+        self._losses = {}
 
     def draw_grid(self, height: int, width: int) -> int:
         """A grid size from ``block_nums`` dividing H and W, drawn with
@@ -316,16 +286,21 @@ class PuzzleMix(BaseMixer):
         """Cells per side of the transport grid: ``t_grid`` where it refines
         the labeling grid ``g`` and divides H and W, else ``g``."""
         fine = self.t_grid
-        if fine > grid and fine % grid == 0 and height % fine == 0 \
-                and width % fine == 0:
+        if fine is not None and fine > grid and fine % grid == 0 \
+                and height % fine == 0 and width % fine == 0:
             return fine
         return grid
 
+    def label_values(self, device: torch.device) -> torch.Tensor:
+        """(L,) own-image weight of each label: 1, ..., 0 (label 0 shows the
+        own image, as the authors' gco labels do)."""
+        return torch.linspace(1, 0, self.n_labels, device=device)
+
     def label_prior(self, lam: torch.Tensor, grid: int) -> torch.Tensor:
-        """(N, L) ``-eta / g^2 log(P(value) + 1e-8)`` with the number of own
-        units ``l`` of value ``l / (L-1)`` ~ Binomial(L-1, lam)."""
+        """(N, L) ``-eta / g^2 log(P(label) + 1e-8)``: label ``l`` has
+        ``L-1-l`` own units ~ Binomial(L-1, lam)."""
         count = self.n_labels - 1
-        own = torch.arange(self.n_labels, device=lam.device)
+        own = torch.arange(count, -1, -1, device=lam.device)
         ways = (math.lgamma(count + 1) - torch.lgamma(own + 1.) -
                 torch.lgamma(count - own + 1.))
         lam = lam.float()[:, None]
@@ -335,14 +310,14 @@ class PuzzleMix(BaseMixer):
     def mask_terms(self, inputs: torch.Tensor, saliency: torch.Tensor,
                    lam: torch.Tensor, index: torch.Tensor, grid: int,
                    scale) -> Tuple[torch.Tensor, ...]:
-        """The labeling energy: unary (N, g, g, L) and edge weights
-        (N, g-1, g), (N, g, g-1) of :func:`grid_energy`, and the (L,) label
-        values (own image's weight)."""
+        """The labeling energy of :mod:`.labeling`: unary (N, g, g, L), edge
+        weights (N, g-1, g) and (N, g, g-1), and the (L,) label values
+        (own image's weight)."""
         _, _, height, width = inputs.shape
         block = (height // grid, width // grid)
         neigh = (math.gcd(self.neigh_size, block[0]),
                  math.gcd(self.neigh_size, block[1]))
-        values = torch.linspace(0, 1, self.n_labels, device=inputs.device)
+        values = self.label_values(inputs.device)
         own_sal = block_means(saliency, (grid, grid))
         pixels = (inputs * scale).float()
         down, right = boundary_differences(
@@ -358,6 +333,18 @@ class PuzzleMix(BaseMixer):
                  smooth * self.gamma * slope[..., None] * values)
         return (unary, smooth * (1 + self.gamma * w_down),
                 smooth * (1 + self.gamma * w_right), values)
+
+    def solve_labels(self, unary: torch.Tensor, w_down: torch.Tensor,
+                     w_right: torch.Tensor,
+                     values: torch.Tensor) -> torch.Tensor:
+        """(N, g, g) labels by ``solver``: ICM on the device; the graph cuts
+        on the CPU in float64 (the one host transfer of the mixer)."""
+        if self.solver == 'icm':
+            return icm_labels(unary, w_down, w_right, values, self.icm_iters)
+        terms = (t.detach().to('cpu', torch.float64)
+                 for t in (unary, w_down, w_right, values))
+        labels = SOLVERS[self.solver](*terms)
+        return labels.to(unary.device, non_blocking=True)
 
     def transport_pair(self, inputs: torch.Tensor, saliency: torch.Tensor,
                        keep: torch.Tensor, index: torch.Tensor,
@@ -379,6 +366,22 @@ class PuzzleMix(BaseMixer):
         moved = move_blocks(torch.cat((inputs, inputs[index])), source, block)
         return moved.chunk(2)
 
+    def saliency(self, model: nn.Module, inputs: torch.Tensor,
+                 scores: torch.Tensor) -> torch.Tensor:
+        """(N, H, W) input saliency; with ``clean_loss_weight`` its clean
+        loss is kept for :meth:`pop_losses`."""
+        if self.clean_loss_weight == 0:
+            return input_saliency(model, inputs, scores)
+        saliency, loss = saliency_and_loss(model, inputs, scores)
+        self._losses = dict(loss_clean=self.clean_loss_weight * loss.mean())
+        return saliency
+
+    def pop_losses(self) -> dict:
+        """The losses of the last :meth:`mix` (``loss_clean`` when
+        ``clean_loss_weight > 0``), handed over once."""
+        losses, self._losses = self._losses, {}
+        return losses
+
     def mix(self, inputs: torch.Tensor, scores: torch.Tensor,
             model: nn.Module):
         num, channels, height, width = inputs.shape
@@ -386,10 +389,10 @@ class PuzzleMix(BaseMixer):
         lam = self.sample_lam(index)
         grid = self.draw_grid(height, width)
         block = (height // grid, width // grid)
-        saliency = input_saliency(model, inputs, scores)
+        saliency = self.saliency(model, inputs, scores)
         unary, w_down, w_right, values = self.mask_terms(
             inputs, saliency, lam, index, grid, pixel_scale(model, channels))
-        labels = icm_labels(unary, w_down, w_right, values, self.icm_iters)
+        labels = self.solve_labels(unary, w_down, w_right, values)
         keep = values[labels][:, None]
         own, partner = inputs, inputs[index]
         if self.transport:
@@ -410,4 +413,5 @@ class PuzzleMix(BaseMixer):
                 f'gamma={self.gamma}, eta={self.eta}, '
                 f'neigh_size={self.neigh_size}, transport={self.transport}, '
                 f't_eps={self.t_eps}, t_grid={self.t_grid}, '
-                f'icm_iters={self.icm_iters}')
+                f'solver={self.solver!r}, icm_iters={self.icm_iters}, '
+                f'clean_loss_weight={self.clean_loss_weight}')

@@ -46,22 +46,43 @@ def soft_cross_entropy(logits: torch.Tensor,
     return -(scores.float() * log_probs).sum(dim=1)
 
 
-def input_saliency(model: nn.Module, inputs: torch.Tensor,
-                   scores: torch.Tensor) -> torch.Tensor:
+def saliency_and_loss(model: nn.Module, inputs: torch.Tensor,
+                      scores: torch.Tensor):
     """(N, H, W) saliency of (N, C, H, W) inputs: the root mean square over
     channels of the gradient of the classification loss w.r.t. each pixel
-    (PuzzleMix, Kim et al. ICML 2020).
+    (PuzzleMix, Kim et al. ICML 2020), and that (N,) per-sample loss.
 
-    The pass runs in eval mode (:func:`eval_mode`) and the gradient is taken
-    w.r.t. the inputs only, so BatchNorm statistics and parameter gradients
-    are untouched. The loss is summed over the batch, so each sample's
-    saliency is independent of the others.
+    The pass runs in the model's current mode; the gradient is taken w.r.t.
+    the inputs only (no parameter ``.grad`` is touched) and the loss keeps
+    its graph, so it can be optimised as a loss on the clean batch. The
+    gradient is that of the summed loss, so each sample's saliency is
+    independent of the others (up to BatchNorm batch statistics).
     """
-    with torch.enable_grad(), eval_mode(model):
+    with torch.enable_grad():
         leaf = inputs.detach().requires_grad_(True)
-        loss = soft_cross_entropy(class_logits(model, leaf), scores).sum()
-        grad, = torch.autograd.grad(loss, leaf)
-    return grad.float().square().mean(dim=1).sqrt()
+        loss = soft_cross_entropy(class_logits(model, leaf), scores)
+        grad, = torch.autograd.grad(loss.sum(), leaf, retain_graph=True)
+    return grad.float().square().mean(dim=1).sqrt(), loss
+
+
+def input_saliency(model: nn.Module, inputs: torch.Tensor,
+                   scores: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) :func:`saliency_and_loss` saliency from a pass in eval mode
+    (:func:`eval_mode`), so BatchNorm statistics are read, not written."""
+    with eval_mode(model):
+        return saliency_and_loss(model, inputs, scores)[0]
+
+
+def last_feature_map(feats, network: str) -> torch.Tensor:
+    """The last of a backbone's outputs, checked to be a (N, C', h, w)
+    feature map; ``network`` names the backbone in the error."""
+    feat = feats[-1] if isinstance(feats, (tuple, list)) else feats
+    if not isinstance(feat, torch.Tensor) or feat.dim() != 4:
+        raise ValueError(
+            'the mixer needs a spatial feature map (N, C, h, w) as the last '
+            f'output of the backbone; {network} gave '
+            f'{getattr(feat, "shape", type(feat))}')
+    return feat
 
 
 def backbone_feature_map(model: nn.Module,
@@ -70,13 +91,7 @@ def backbone_feature_map(model: nn.Module,
     gradients and in eval mode; ``ValueError`` if it is not a feature map."""
     with torch.no_grad(), eval_mode(model):
         feats = model.extract_feat(inputs, stage='backbone')
-    feat = feats[-1] if isinstance(feats, (tuple, list)) else feats
-    if not isinstance(feat, torch.Tensor) or feat.dim() != 4:
-        raise ValueError(
-            'the mixer needs a spatial feature map (N, C, h, w) as the last '
-            f'output of the backbone; {type(model.backbone).__name__} gave '
-            f'{getattr(feat, "shape", type(feat))}')
-    return feat
+    return last_feature_map(feats, type(model.backbone).__name__)
 
 
 def pixel_scale(model: nn.Module, channels: int):

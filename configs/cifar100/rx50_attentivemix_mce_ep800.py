@@ -1,0 +1,18 @@
+# CIFAR-100, ResNeXt-50 32x4d (CIFAR variant), 800 epochs, batch 100:
+# AttentiveMix+ (alpha 2) + soft CE (MCE). See docs/configs.md
+# AttentiveMix+: OpenMixup's configs/classification/
+# cifar100/mixups/basic/r18_attentivemix_CE_none.py
+# (ResNet-18 attention: _base_/mixers/attentivemix_plus.py)
+_base_ = [
+    '../_base_/models/resnext50_cifar.py',
+    '../_base_/datasets/cifar100_bs100.py',
+    '../_base_/schedules/cifar_sgd_ep800.py',
+    '../_base_/default_runtime.py',
+    '../_base_/mixers/attentivemix_plus.py',
+]
+model = dict(
+    mixer={{_base_.attentivemix_plus}},
+    head=dict(
+        type='LinearClsHead',
+        num_classes=100,
+        loss=dict(type='CrossEntropyLoss', use_soft=True)))
