@@ -3,12 +3,14 @@ from .checkpoint import (CorruptCheckpointError, UnsafeCheckpointError,
 from .config_check import check_model_types
 from .distributed import close_distributed, prepare_cpu_distributed
 from .hooks import *  # noqa: F401,F403
+from .runner_checks import install_runner_checks
 from .skip_non_finite_optim_wrapper import SkipNonFiniteOptimWrapper
 
 register_safe_loaders()
+install_runner_checks()
 
 __all__ = [
     'CorruptCheckpointError', 'UnsafeCheckpointError', 'load_checkpoint_file',
     'register_safe_loaders', 'prepare_cpu_distributed', 'close_distributed',
-    'check_model_types', 'SkipNonFiniteOptimWrapper'
+    'check_model_types', 'install_runner_checks', 'SkipNonFiniteOptimWrapper'
 ]

@@ -56,7 +56,8 @@ from mmengine.runner.checkpoint import (CheckpointLoader,
                                         get_deprecated_model_names,
                                         get_external_models,
                                         get_mmcls_models,
-                                        get_torchvision_models)
+                                        get_torchvision_models,
+                                        load_state_dict)
 
 # HistoryBuffer fills _statistics_methods with these on first instantiation.
 HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
@@ -448,3 +449,46 @@ def register_safe_loaders() -> None:
     """Make this module's loaders mmengine's, for every scheme."""
     for prefixes, loader in SCHEMES:
         CheckpointLoader.register_scheme(prefixes, loader, force=True)
+
+
+def checkpoint_weights(checkpoint) -> dict:
+    """The model weights of a checkpoint (or a bare state dict), with DDP's
+    ``module.`` prefix removed as mmengine does when loading."""
+    weights = checkpoint.get('state_dict', checkpoint)
+    renamed = OrderedDict((re.sub(r'^module\.', '', key), value)
+                          for key, value in weights.items())
+    renamed._metadata = getattr(weights, '_metadata', OrderedDict())
+    return renamed
+
+
+def check_shapes(model: torch.nn.Module, checkpoint, name: str) -> None:
+    """Raise naming every weight of ``checkpoint`` whose shape differs from
+    ``model``'s (mmengine only warns, and loads the rest).
+
+    Raises:
+        ValueError: ``key has shape (5, 64) in the checkpoint and (10, 64)
+            in the model; ...``.
+    """
+    own = model.state_dict()
+    mismatched = [
+        f'{key} has shape {tuple(value.shape)} in the checkpoint and '
+        f'{tuple(own[key].shape)} in the model'
+        for key, value in checkpoint_weights(checkpoint).items()
+        if key in own and isinstance(value, torch.Tensor)
+        and value.shape != own[key].shape
+    ]
+    if mismatched:
+        raise ValueError(
+            f'checkpoint {name} does not fit the model: '
+            f'{"; ".join(mismatched)} (trained with another num_classes or '
+            'another model?)')
+
+
+def load_model_weights(model: torch.nn.Module, filename: str,
+                       map_location='cpu'):
+    """Load ``filename``'s weights into ``model``, like mmengine's
+    ``load_checkpoint`` but failing on a shape mismatch (for evaluation)."""
+    checkpoint = CheckpointLoader.load_checkpoint(filename, map_location)
+    check_shapes(model, checkpoint, filename)
+    load_state_dict(model, checkpoint_weights(checkpoint))
+    return checkpoint
