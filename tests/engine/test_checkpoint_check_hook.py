@@ -76,3 +76,18 @@ def test_bare_state_dict_cannot_be_resumed(runner_cfg, tmp_path):
                        match=r"cannot resume from .*weights.pth: it has no "
                        r"'meta'.*load_from="):
         Runner.from_cfg(cfg).train()
+
+
+def test_visualize_cam_refuses_a_checkpoint_of_another_shape(runner_cfg,
+                                                             tmp_path):
+    cfg = runner_cfg()
+    config = str(tmp_path / 'cfg.py')
+    Config(cfg).dump(config)
+    checkpoint = five_class_checkpoint(cfg, tmp_path / 'five.pth')
+    with pytest.raises(ValueError, match=rf'five.pth.*{SHAPES}'):
+        tool('visualize_cam').load_model(config, checkpoint)
+    same = str(tmp_path / 'same.pth')
+    weights = MODELS.build(cfg['model']).state_dict()
+    torch.save(dict(state_dict=weights), same)
+    _, model = tool('visualize_cam').load_model(config, same)
+    torch.testing.assert_close(model.state_dict(), weights, rtol=0, atol=0)
