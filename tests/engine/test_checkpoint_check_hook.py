@@ -1,23 +1,12 @@
 """A checkpoint that does not fit the model fails test and resume naming the
 key and both shapes; a bare state dict cannot be resumed."""
-import importlib.util
-import os.path as osp
-
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f'tools_{name}', osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from engine_utils import load_tool
 
 
 def five_class_checkpoint(cfg: dict, path) -> str:
@@ -42,7 +31,7 @@ def test_test_tool_refuses_a_checkpoint_of_another_shape(runner_cfg,
     Config(cfg).dump(config)
     checkpoint = five_class_checkpoint(cfg, tmp_path / 'five.pth')
     with pytest.raises(ValueError, match=rf'five.pth.*{SHAPES}'):
-        tool('test').main([config, checkpoint])
+        load_tool('test').main([config, checkpoint])
 
 
 def test_resume_refuses_a_checkpoint_of_another_shape(runner_cfg, tmp_path):
@@ -85,9 +74,9 @@ def test_visualize_cam_refuses_a_checkpoint_of_another_shape(runner_cfg,
     Config(cfg).dump(config)
     checkpoint = five_class_checkpoint(cfg, tmp_path / 'five.pth')
     with pytest.raises(ValueError, match=rf'five.pth.*{SHAPES}'):
-        tool('visualize_cam').load_model(config, checkpoint)
+        load_tool('visualize_cam').load_model(config, checkpoint)
     same = str(tmp_path / 'same.pth')
     weights = MODELS.build(cfg['model']).state_dict()
     torch.save(dict(state_dict=weights), same)
-    _, model = tool('visualize_cam').load_model(config, same)
+    _, model = load_tool('visualize_cam').load_model(config, same)
     torch.testing.assert_close(model.state_dict(), weights, rtol=0, atol=0)
