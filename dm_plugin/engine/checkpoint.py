@@ -29,7 +29,9 @@ stand-in (:data:`CHECKPOINT_GLOBALS`), and nothing else allowed:
   would write the file's methods into the class-level
   ``_statistics_methods``;
 * ``builtins.getattr``: resolves only ``HistoryBuffer``'s ``min``, ``max``,
-  ``current`` and ``mean`` (how pickle names those methods).
+  ``current`` and ``mean`` (how pickle names those methods);
+* ``builtins.bytes``: only ``bytes()``, how pickle writes the empty data of
+  an empty array.
 
 numpy's names are allowed both as numpy 1.x (``numpy.core``) and 2.x
 (``numpy._core``) write them. A file that asks for anything else is refused
@@ -40,6 +42,7 @@ import os
 import os.path as osp
 import pickle
 import re
+import sys
 from collections import OrderedDict
 from contextlib import contextmanager
 from tempfile import TemporaryDirectory
@@ -64,6 +67,7 @@ HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
 HISTORY_BUFFER_KEYS = ('max_length', '_log_history', '_count_history')
 # bool, signed and unsigned integers, floats, complex numbers
 NUMERIC_KINDS = 'biufc'
+NON_NATIVE_ORDER = '>' if sys.byteorder == 'little' else '<'
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
@@ -112,7 +116,7 @@ class CheckedDtype:
                 and state[2:5] == (None, None, None)):
             raise UnsafeCheckpointError(
                 f'unexpected numpy dtype state {state!r}')
-        if state[1] in '<>':
+        if state[1] == NON_NATIVE_ORDER:
             self.dtype = self.dtype.newbyteorder(state[1])
 
     def value(self) -> np.dtype:
@@ -143,12 +147,20 @@ class CheckedArray:
                 f'a numpy array of shape {shape} and dtype {dtype.dtype} '
                 f'needs {size} bytes of data')
         self.array = np.frombuffer(data, dtype.dtype).reshape(
-            shape, order='F' if fortran else 'C').copy()
+            shape, order='F' if fortran else 'C').copy(order='K')
 
     def value(self) -> np.ndarray:
         if self.array is None:
             raise UnsafeCheckpointError('a numpy array without its data')
         return self.array
+
+
+def empty_bytes(*args):
+    """``bytes()``: how pickle protocol 2 writes ``b''`` (the data of an
+    empty array); ``bytes(n)`` would let the file allocate n bytes."""
+    if args:
+        raise UnsafeCheckpointError(f'bytes{args!r:.100} is refused')
+    return b''
 
 
 def refuse_ndarray_call(*args, **kwargs):
@@ -211,7 +223,7 @@ class RestoredHistoryBuffer(HistoryBuffer):
             raise UnsafeCheckpointError(
                 f'HistoryBuffer max_length must be a positive int, got '
                 f'{max_length!r:.100}')
-        logs, counts = (materialize(state.get(key), set())
+        logs, counts = (materialize(state.get(key), {})
                         for key in HISTORY_BUFFER_KEYS[1:])
         if not all(isinstance(a, np.ndarray) and a.ndim == 1
                    for a in (logs, counts)) or len(logs) != len(counts):
@@ -228,6 +240,7 @@ def checkpoint_globals() -> list:
     """``(stand-in, pickled name)`` pairs: the globals an mmengine
     checkpoint may ask for (see the module docstring)."""
     pairs = [(history_buffer_getattr, 'builtins.getattr'),
+             (empty_bytes, 'builtins.bytes'),
              (RestoredHistoryBuffer,
               'mmengine.logging.history_buffer.HistoryBuffer'),
              (refuse_ndarray_call, 'numpy.ndarray'),
@@ -253,15 +266,17 @@ def only_checkpoint_globals():
         torch.serialization.add_safe_globals(saved)
 
 
-def materialize(obj, seen: set):
-    """Replace the numpy records left in containers by their values."""
+def materialize(obj, seen: dict):
+    """Replace the numpy records left in containers by their values.
+    ``seen`` maps ``id`` to object for the containers done (holding them,
+    so that no id is reused by a new object during the walk)."""
     if isinstance(obj, (CheckedArray, CheckedDtype)):
         return obj.value()
     if type(obj) is RestoredHistoryBuffer:
         raise UnsafeCheckpointError('a HistoryBuffer without its state')
     if id(obj) in seen or not isinstance(obj, (dict, list, tuple)):
         return obj
-    seen.add(id(obj))
+    seen[id(obj)] = obj
     if isinstance(obj, tuple):
         items = [materialize(item, seen) for item in obj]
         changed = any(new is not old for new, old in zip(items, obj))
@@ -287,7 +302,7 @@ def load_weights_only(source, name: str, map_location=None):
         with only_checkpoint_globals():
             checkpoint = torch.load(
                 source, map_location=map_location, weights_only=True)
-        return materialize(checkpoint, set())
+        return materialize(checkpoint, {})
     except pickle.UnpicklingError as error:
         raise UnsafeCheckpointError(
             f'refusing to load checkpoint {name!r}: {refusal(error)}. '

@@ -5,7 +5,7 @@ import os.path as osp
 import pickle
 import subprocess
 import sys
-from collections import Counter
+from collections import Counter, OrderedDict
 
 import numpy as np
 import pytest
@@ -220,6 +220,38 @@ def test_real_checkpoint_loads_as_mmengine_saved_it(runner_cfg, tmp_path):
     milestones = checkpoint['param_schedulers'][0]['milestones']
     assert type(milestones) is Counter
     assert pickle.dumps(checkpoint['meta']) == pickle.dumps(reference['meta'])
+
+
+def test_numeric_numpy_objects_round_trip(tmp_path):
+    """Arrays of every allowed kind, byte order, memory order and size,
+    scalars and dtypes, nested in lists, tuples, dicts and a state dict's
+    ``_metadata``, come back equal, with their types."""
+    shared = np.arange(6, dtype='>i4').reshape(2, 3)
+    values = [np.zeros(0), np.asfortranarray(np.arange(6.).reshape(2, 3)),
+              np.array([True, False]), np.array([1 + 2j], np.complex64),
+              np.array([1, 2], np.uint8), np.float16(0.5), np.int64(-3),
+              np.dtype('<f8'), np.dtype('>u2')]
+    state_dict = OrderedDict(weight=torch.ones(1))
+    state_dict._metadata = OrderedDict({'': dict(version=np.int64(2))})
+    saved = dict(values=values, nested=[(shared, {'again': shared})],
+                 state_dict=state_dict)
+    path = str(tmp_path / 'numpy.pth')
+    torch.save(saved, path)
+    loaded = load_checkpoint_file(path)
+    for got, want in zip(loaded['values'], values):
+        assert type(got) is type(want)
+        if isinstance(want, np.dtype):
+            assert got == want and got.byteorder == want.byteorder
+        else:
+            assert got.dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+    assert loaded['values'][1].flags.f_contiguous
+    (array, inner), = loaded['nested']
+    assert array.dtype == np.dtype('>i4') and array.flags.writeable
+    np.testing.assert_array_equal(array, shared)
+    assert inner['again'] is array  # shared as in the file
+    assert loaded['state_dict']._metadata[''] == {'version': 2}
+    assert type(loaded['state_dict']._metadata['']['version']) is np.int64
 
 
 @pytest.mark.parametrize('keep', [0, 100, 0.5])
