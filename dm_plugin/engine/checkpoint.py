@@ -95,6 +95,7 @@ class CheckedDtype:
     """
 
     __hash__ = None
+    dtype = None  # a record made without __init__ (NEWOBJ) stays empty
 
     def __init__(self, code, align=False, copy=True):
         try:
@@ -117,9 +118,11 @@ class CheckedDtype:
             raise UnsafeCheckpointError(
                 f'unexpected numpy dtype state {state!r}')
         if state[1] == NON_NATIVE_ORDER:
-            self.dtype = self.dtype.newbyteorder(state[1])
+            self.dtype = self.value().newbyteorder(state[1])
 
     def value(self) -> np.dtype:
+        if self.dtype is None:
+            raise UnsafeCheckpointError('a numpy dtype without its code')
         return self.dtype
 
 
@@ -141,12 +144,13 @@ class CheckedArray:
         if not isinstance(dtype, CheckedDtype):
             raise UnsafeCheckpointError(
                 f'a numpy array needs a numpy dtype, got {dtype!r:.200}')
-        size = int(np.prod(shape, dtype=object)) * dtype.dtype.itemsize
+        dtype = dtype.value()
+        size = int(np.prod(shape, dtype=object)) * dtype.itemsize
         if not isinstance(data, bytes) or len(data) != size:
             raise UnsafeCheckpointError(
-                f'a numpy array of shape {shape} and dtype {dtype.dtype} '
-                f'needs {size} bytes of data')
-        self.array = np.frombuffer(data, dtype.dtype).reshape(
+                f'a numpy array of shape {shape} and dtype {dtype} needs '
+                f'{size} bytes of data')
+        self.array = np.frombuffer(data, dtype).reshape(
             shape, order='F' if fortran else 'C').copy(order='K')
 
     def value(self) -> np.ndarray:
@@ -182,10 +186,10 @@ def reconstruct_array(cls, shape, typecode):
 def numpy_scalar(dtype, data):
     """``numpy.core.multiarray.scalar``."""
     if not isinstance(dtype, CheckedDtype) or not isinstance(
-            data, bytes) or len(data) != dtype.dtype.itemsize:
+            data, bytes) or len(data) != dtype.value().itemsize:
         raise UnsafeCheckpointError(
             f'bad numpy scalar ({dtype!r:.100}, {data!r:.100})')
-    return np.frombuffer(data, dtype.dtype)[0]
+    return np.frombuffer(data, dtype.value())[0]
 
 
 class RestoredHistoryBuffer(HistoryBuffer):
@@ -268,19 +272,23 @@ def only_checkpoint_globals():
 
 def materialize(obj, seen: dict):
     """Replace the numpy records left in containers by their values.
-    ``seen`` maps ``id`` to object for the containers done (holding them,
-    so that no id is reused by a new object during the walk)."""
+    ``seen`` maps the ``id`` of each container walked to the container and
+    what replaces it (holding both, so that no id is reused meanwhile)."""
     if isinstance(obj, (CheckedArray, CheckedDtype)):
         return obj.value()
     if type(obj) is RestoredHistoryBuffer:
         raise UnsafeCheckpointError('a HistoryBuffer without its state')
-    if id(obj) in seen or not isinstance(obj, (dict, list, tuple)):
+    if id(obj) in seen:
+        return seen[id(obj)][1]
+    if not isinstance(obj, (dict, list, tuple)):
         return obj
-    seen[id(obj)] = obj
+    seen[id(obj)] = (obj, obj)
     if isinstance(obj, tuple):
         items = [materialize(item, seen) for item in obj]
-        changed = any(new is not old for new, old in zip(items, obj))
-        return tuple(items) if changed and type(obj) is tuple else obj
+        if type(obj) is tuple and any(
+                new is not old for new, old in zip(items, obj)):
+            seen[id(obj)] = (obj, tuple(items))
+        return seen[id(obj)][1]
     entries = obj.items() if isinstance(obj, dict) else enumerate(obj)
     for key, value in list(entries):
         obj[key] = materialize(value, seen)

@@ -233,8 +233,8 @@ def test_numeric_numpy_objects_round_trip(tmp_path):
               np.dtype('<f8'), np.dtype('>u2')]
     state_dict = OrderedDict(weight=torch.ones(1))
     state_dict._metadata = OrderedDict({'': dict(version=np.int64(2))})
-    saved = dict(values=values, nested=[(shared, {'again': shared})],
-                 state_dict=state_dict)
+    pair = (shared, {'again': shared})
+    saved = dict(values=values, nested=[pair, pair], state_dict=state_dict)
     path = str(tmp_path / 'numpy.pth')
     torch.save(saved, path)
     loaded = load_checkpoint_file(path)
@@ -246,7 +246,8 @@ def test_numeric_numpy_objects_round_trip(tmp_path):
             assert got.dtype == want.dtype
             np.testing.assert_array_equal(got, want)
     assert loaded['values'][1].flags.f_contiguous
-    (array, inner), = loaded['nested']
+    (array, inner), again = loaded['nested']
+    assert again is loaded['nested'][0]  # one tuple, as in the file
     assert array.dtype == np.dtype('>i4') and array.flags.writeable
     np.testing.assert_array_equal(array, shared)
     assert inner['again'] is array  # shared as in the file
