@@ -148,8 +148,9 @@ def test_memory_corrupting_numpy_is_refused_everywhere(image_folder,
 
 def test_object_dtype_error_is_clear(tmp_path):
     path = memory_checkpoint(tmp_path / 'object.pth', 'object')
-    with pytest.raises(UnsafeCheckpointError,
-                       match=r"object.pth.*numpy dtype 'O8' \(object\) is refused"):
+    with pytest.raises(
+            UnsafeCheckpointError,
+            match=r"object.pth.*numpy dtype 'O8' \(object\) is refused"):
         load_checkpoint_file(path)
 
 
