@@ -15,6 +15,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import dm_plugin  # noqa: E402,F401  (registers models, mixers, datasets)
 from dm_plugin.engine import (check_model_types,  # noqa: E402
                               close_distributed, prepare_cpu_distributed)
+from dm_plugin.engine.optim_check import check_optimizer  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -112,6 +113,7 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     check_model_types(cfg.model)
+    check_optimizer(cfg.get('optim_wrapper'))
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()

@@ -23,11 +23,11 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dataset import pseudo_collate  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
 from mmpretrain.registry import DATASETS, MODELS  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import dm_plugin  # noqa: E402,F401
+from dm_plugin.engine.checkpoint import load_model_weights  # noqa: E402
 
 MIXED_VIEWS = ('Mixup', 'CutMix')
 
@@ -65,7 +65,7 @@ def load_model(config: str, checkpoint: str, cfg_options=None):
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu')
+    load_model_weights(model, checkpoint)  # safe; fails on other shapes
     head = model.head
     if not isinstance(getattr(head, 'fc', None), torch.nn.Linear):
         raise TypeError(f'CAM needs a linear head (fc), got '

@@ -1,18 +1,18 @@
-from .checkpoint import (allow_mmengine_checkpoint_types,
-                         mmengine_checkpoint_globals,
-                         register_weights_only_loader)
+from .checkpoint import (CorruptCheckpointError, UnsafeCheckpointError,
+                         load_checkpoint_file, register_safe_loaders)
 from .config_check import check_model_types
 from .distributed import close_distributed, prepare_cpu_distributed
 from .hooks import *  # noqa: F401,F403
+from .runner_checks import install_runner_checks
 from .schedulers import GroupCosineAnnealingLR
 from .skip_non_finite_optim_wrapper import SkipNonFiniteOptimWrapper
 
-allow_mmengine_checkpoint_types()
-register_weights_only_loader()
+register_safe_loaders()
+install_runner_checks()
 
 __all__ = [
-    'allow_mmengine_checkpoint_types', 'mmengine_checkpoint_globals',
-    'prepare_cpu_distributed', 'close_distributed',
-    'register_weights_only_loader', 'check_model_types',
-    'SkipNonFiniteOptimWrapper', 'GroupCosineAnnealingLR'
+    'CorruptCheckpointError', 'UnsafeCheckpointError', 'load_checkpoint_file',
+    'register_safe_loaders', 'prepare_cpu_distributed', 'close_distributed',
+    'check_model_types', 'install_runner_checks', 'SkipNonFiniteOptimWrapper',
+    'GroupCosineAnnealingLR'
 ]

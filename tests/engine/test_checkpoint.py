@@ -1,4 +1,4 @@
-"""Checkpoints load with weights_only=True; resume continues exactly."""
+"""Checkpoints load with the safe loader; resume continues exactly."""
 import copy
 import os
 import os.path as osp
@@ -10,7 +10,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
-from dm_plugin.engine.checkpoint import history_buffer_getattr
+from dm_plugin.engine.checkpoint import (history_buffer_getattr,
+                                         load_checkpoint_file)
 
 
 @HOOKS.register_module()
@@ -24,11 +25,10 @@ class RecordFirstStepHook(Hook):
                 runner.optim_wrapper.state_dict())
 
 
-def test_checkpoint_loads_with_weights_only(runner_cfg, tmp_path):
+def test_checkpoint_loads_with_the_safe_loader(runner_cfg, tmp_path):
     Runner.from_cfg(runner_cfg(max_iters=2)).train()
-    checkpoint = torch.load(
-        tmp_path / 'work' / 'iter_2.pth', map_location='cpu',
-        weights_only=True)
+    checkpoint = load_checkpoint_file(
+        str(tmp_path / 'work' / 'iter_2.pth'), map_location='cpu')
     assert checkpoint['meta']['iter'] == 2
     buffer = checkpoint['message_hub']['log_scalars']['train/loss']
     assert isinstance(buffer, HistoryBuffer)
@@ -38,9 +38,7 @@ def test_checkpoint_loads_with_weights_only(runner_cfg, tmp_path):
 def test_resume_continues_from_iteration_four(runner_cfg, tmp_path):
     first = Runner.from_cfg(runner_cfg(max_iters=4))
     first.train()
-    saved = torch.load(
-        tmp_path / 'work' / 'iter_4.pth', map_location='cpu',
-        weights_only=True)
+    saved = load_checkpoint_file(str(tmp_path / 'work' / 'iter_4.pth'))
     cfg = runner_cfg(max_iters=8)
     cfg.update(resume=True, custom_hooks=[dict(type='RecordFirstStepHook')])
     second = Runner.from_cfg(cfg)

@@ -1,13 +1,15 @@
 """NaN/Inf losses: stop naming iteration and part, or skip and count."""
 import copy
+import logging
 import math
+from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn as nn
 from mmengine.hooks import Hook
-from mmengine.logging import MessageHub
+from mmengine.logging import MessageHub, MMLogger
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
@@ -54,6 +56,20 @@ class PoisonBiasHook(Hook):
         return [s['momentum_buffer'].clone() for s in state.values()]
 
 
+@contextmanager
+def warnings_logged():
+    """The warning messages logged to mmengine's current logger."""
+    messages = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+
+
 def poisoned_cfg(runner_cfg, **optim_wrapper):
     """Poison iteration 2 of 3; the loss skips its own NaN-logit check (as
     it does on GPUs) so that the NaN reaches the loss value."""
@@ -82,8 +98,16 @@ def test_nan_loss_stops_naming_iteration_and_parts(runner_cfg, tmp_path):
 def test_skip_mode_skips_the_update_and_counts(runner_cfg):
     runner = Runner.from_cfg(
         poisoned_cfg(runner_cfg, type='SkipNonFiniteOptimWrapper'))
-    runner.train()
+    with warnings_logged() as warnings:
+        runner.train()
     assert runner.iter == 3
+    skipped = [m for m in warnings if 'non-finite' in m or 'skipped' in m]
+    assert skipped == [
+        'skipped the update of iteration 2: its gradients are not finite '
+        '(1 updates skipped in this run)',
+        'non-finite loss_dr, loss_mce at iteration 2 (loss=nan, loss_dr=nan,'
+        ' loss_mce=nan); the update was skipped'
+    ]
     assert runner.message_hub.get_info('nonfinite_skips') == 1
     poison = next(h for h in runner.hooks if isinstance(h, PoisonBiasHook))
     torch.testing.assert_close(poison.after, poison.before, rtol=0, atol=0)
@@ -114,9 +138,15 @@ def test_hook_names_the_bad_part(losses, bad):
 
 
 def test_hook_passes_finite_losses_and_warns_on_skips():
-    run_hook(dict(loss=1.0, loss_mce=0.9, loss_dr=0.1))
-    run_hook(dict(loss=NAN, loss_mce=NAN),
-             SimpleNamespace(skipped_last_update=True))
+    with warnings_logged() as warnings:
+        run_hook(dict(loss=1.0, loss_mce=0.9, loss_dr=0.1))
+        assert warnings == []
+        run_hook(dict(loss=NAN, loss_mce=NAN),
+                 SimpleNamespace(skipped_last_update=True))
+    assert warnings == [
+        'non-finite loss_mce at iteration 7 (loss=nan, loss_mce=nan); the '
+        'update was skipped'
+    ]
 
 
 def make_wrapper(**kwargs):

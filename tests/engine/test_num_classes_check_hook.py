@@ -32,3 +32,21 @@ def test_matching_num_classes_trains(runner_cfg):
     runner = Runner.from_cfg(mismatched_cfg(runner_cfg, 3, 3))
     runner.train()
     assert runner.iter == 2
+
+
+def test_check_runs_without_being_configured(runner_cfg):
+    """A user's config that neither inherits dm-plugin's runtime nor lists
+    the hook: a 100-class head on 3-class data still fails up front."""
+    cfg = runner_cfg(max_iters=2)
+    assert 'custom_hooks' not in cfg
+    cfg['model']['head']['num_classes'] = 100
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match='model.head.num_classes is 100'):
+        runner.train()
+    assert runner.iter == 0
+
+
+def test_configured_check_is_not_doubled(runner_cfg):
+    runner = Runner.from_cfg(mismatched_cfg(runner_cfg, 3, 3))
+    names = [type(hook).__name__ for hook in runner.hooks]
+    assert names.count('NumClassesCheckHook') == 1

@@ -100,8 +100,8 @@ def logged_losses(work_dir: str) -> dict:
         with open(path) as f:
             for line in f:
                 record = json.loads(line)
-                if 'loss' in record:
-                    losses[record['iter']] = {
+                if 'loss' in record:  # 'step': the iteration of the run
+                    losses[record['step']] = {
                         k: v
                         for k, v in record.items() if k.startswith('loss')
                     }

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from mmcv.transforms import LoadImageFromFile
 from mmengine.runner import Runner
-from mmpretrain.registry import DATASETS
+from mmpretrain.registry import DATASETS, TRANSFORMS
 from PIL import Image
 
 from dm_plugin.datasets.transforms import SafeLoadImageFromFile
@@ -98,6 +98,31 @@ def test_training_skips_the_corrupted_file(runner_cfg, image_folder):
     assert load.num_skipped >= 1  # then mmengine drew another index
 
 
+def test_stock_loader_names_the_file(runner_cfg, image_folder):
+    """The *_folder configs use the stock ``LoadImageFromFile``, whose cv2
+    decoder fails on an empty image with ``!buf.empty()`` alone."""
+    bad = write(osp.join(image_folder, 'class_1', 'img_2.png'), b'')
+    cfg = runner_cfg(max_iters=3)
+    pipeline = cfg['train_dataloader']['dataset']['pipeline']
+    assert pipeline[0] == dict(type='LoadImageFromFile')
+    cfg['val_cfg'] = cfg['val_dataloader'] = cfg['val_evaluator'] = None
+    with pytest.raises(ValueError, match=f'corrupted image file {bad}'):
+        Runner.from_cfg(cfg).train()
+
+
+def test_stock_loader_keeps_mmcv_arguments_and_results(tmp_path,
+                                                        image_folder):
+    path = osp.join(image_folder, 'class_0', 'img_0.png')
+    stock = TRANSFORMS.build(dict(type='LoadImageFromFile', to_float32=True,
+                                  color_type='grayscale'))
+    mmcv_own = LoadImageFromFile(to_float32=True, color_type='grayscale')
+    ours, theirs = stock(dict(img_path=path)), mmcv_own(dict(img_path=path))
+    assert ours['img'].dtype == np.float32
+    np.testing.assert_array_equal(ours['img'], theirs['img'])
+    skip = TRANSFORMS.build(dict(type='LoadImageFromFile', ignore_empty=True))
+    assert skip(dict(img_path=write(tmp_path / 'bad.png', b''))) is None
+
+
 def build(**dataset):
     return DATASETS.build(dict(type='CustomDataset', **dataset))
 
@@ -119,8 +144,9 @@ def test_wrong_data_layouts_name_what_is_missing(tmp_path, image_folder):
 def test_annotation_listing_a_missing_image_names_it(runner_cfg, image_folder):
     os.makedirs(osp.join(image_folder, 'meta'))
     with open(osp.join(image_folder, 'meta', 'train.txt'), 'w') as f:
-        f.write('class_0/img_0.png 0\nclass_0/img_9.png 0\n')
-    cfg = runner_cfg(max_iters=1, batch_size=2)
+        f.write('class_0/img_0.png 0\nclass_1/img_0.png 1\n'
+                'class_2/img_0.png 2\nclass_0/img_9.png 0\n')
+    cfg = runner_cfg(max_iters=1, batch_size=4)
     dataset = cfg['train_dataloader']['dataset']
     dataset.update(ann_file='meta/train.txt', data_prefix='',
                    classes=['a', 'b', 'c'])

@@ -14,20 +14,43 @@ from reliability_utils import (ROOT, dump_config, exact_resume_cfg,
                                train_env, wait_for)
 
 
-def final_state(work_dir: str, iteration: int) -> dict:
-    checkpoint = load_checkpoint_file(
-        osp.join(work_dir, f'iter_{iteration}.pth'))
+def final_state(path: str) -> dict:
+    checkpoint = load_checkpoint_file(path)
     return dict(model=checkpoint['state_dict'],
                 optimizer=checkpoint['optimizer']['state'])
 
 
+def by_epoch(cfg: dict, max_epochs: int) -> dict:
+    """The same run with an epoch-based loop, checkpoints and validation
+    after every epoch (how every shipped schedule trains)."""
+    cfg['train_cfg'] = dict(by_epoch=True, max_epochs=max_epochs,
+                            val_interval=1)
+    cfg['default_hooks']['checkpoint'].update(by_epoch=True, interval=1)
+    return cfg
+
+
+# loop: (config, iteration the kill happens in, checkpoint resumed, last)
+# 12 images, batch 4: 3 iterations per epoch, 6 in all.
+LOOPS = {
+    # checkpoints at iterations 2 and 4 (mid-epoch); killed in iteration 3;
+    # the resume replays epoch 2's first two batches
+    'iter': (lambda cfg: cfg, 3, 'iter_2.pth', 'iter_6.pth'),
+    # checkpoint after epoch 1; killed in iteration 5, mid-epoch 2; the
+    # resume reruns epoch 2 from its first batch
+    'epoch': (lambda cfg: by_epoch(cfg, max_epochs=2), 5, 'epoch_1.pth',
+              'epoch_2.pth'),
+}
+
+
+@pytest.mark.parametrize('loop', list(LOOPS))
 def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(
-        runner_cfg, tmp_path):
-    """12 images, batch 4: 3 iterations per epoch. Checkpoints at 2 and 4
-    (mid-epoch), validation after each. The killed run stops in iteration 3,
-    after the checkpoint of iteration 2; its resume replays epoch 1's first
-    two batches and continues with the saved random state."""
-    cfg = exact_resume_cfg(runner_cfg(max_iters=6, checkpoint_interval=2))
+        runner_cfg, tmp_path, loop):
+    """A run killed (SIGKILL) mid-epoch and resumed with ``--resume`` logs
+    the same losses and ends with the same weights and momentum, bit for
+    bit, as an uninterrupted run, with validation after each checkpoint."""
+    adapt, kill_at, resumed_from, last = LOOPS[loop]
+    cfg = adapt(exact_resume_cfg(runner_cfg(max_iters=6,
+                                            checkpoint_interval=2)))
     config = dump_config(cfg, str(tmp_path / 'exact.py'))
     ref_dir, killed_dir = str(tmp_path / 'ref'), str(tmp_path / 'killed')
 
@@ -36,7 +59,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(
 
     marker = str(tmp_path / 'stalled')
     stalled = dict(cfg, custom_hooks=cfg['custom_hooks'] + [
-        dict(type='StallAfterIterHook', at=3, marker=marker)])
+        dict(type='StallAfterIterHook', at=kill_at, marker=marker)])
     stalled_config = dump_config(stalled, str(tmp_path / 'stalled.py'))
     process = subprocess.Popen(
         [sys.executable, 'tools/train.py', stalled_config, '--work-dir',
@@ -49,25 +72,25 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(
         process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
     assert open(osp.join(killed_dir, 'last_checkpoint')).read().endswith(
-        'iter_2.pth')
-    assert not osp.exists(osp.join(killed_dir, 'iter_4.pth'))
+        resumed_from)
     killed_losses = logged_losses(killed_dir)
-    assert sorted(killed_losses) == [1, 2, 3]
+    assert sorted(killed_losses) == list(range(1, kill_at + 1))
 
     resumed = run_train([config, '--work-dir', killed_dir, '--resume'],
                         timeout=240)
     assert resumed.returncode == 0, output_of(resumed)
-    assert 'iter_2.pth' in output_of(resumed)
+    assert resumed_from in output_of(resumed)
 
     ref_losses = logged_losses(ref_dir)
     assert sorted(ref_losses) == [1, 2, 3, 4, 5, 6]
     assert set(ref_losses[1]) == {'loss', 'loss_mce', 'loss_dr'}
-    # Iterations 1-2 come from the killed run, 3-6 from the resumed one
-    # (its iteration 3 repeats the lost one, which matched too).
-    assert killed_losses[3] == ref_losses[3]
+    # The killed run's iterations before the checkpoint are kept, the
+    # resumed run logs the rest (repeating the lost ones, which matched).
+    assert killed_losses[kill_at] == ref_losses[kill_at]
     assert logged_losses(killed_dir) == ref_losses
     torch.testing.assert_close(
-        final_state(killed_dir, 6), final_state(ref_dir, 6), rtol=0, atol=0)
+        final_state(osp.join(killed_dir, last)),
+        final_state(osp.join(ref_dir, last)), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize('with_hook', [True, False])

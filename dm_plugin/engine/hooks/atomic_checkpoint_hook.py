@@ -1,6 +1,7 @@
 """A CheckpointHook whose saves survive being killed half-way."""
 import os
 import os.path as osp
+from contextlib import contextmanager
 
 from mmengine.dist import is_main_process
 from mmengine.fileio.backends import LocalBackend
@@ -19,6 +20,23 @@ def fsync_path(path: str) -> None:
         os.close(fd)
 
 
+@contextmanager
+def removing_partial_on_error(partial: str, final: str):
+    """Delete ``partial`` when saving ``final`` fails (a full disk must not
+    stay full of a file nobody can use); an ``OSError`` is raised again
+    naming ``final``, which ``write`` and ``fsync`` errors do not."""
+    try:
+        yield
+    except Exception as error:
+        if osp.exists(partial):
+            os.remove(partial)
+        if isinstance(error, OSError):
+            raise OSError(
+                error.errno, f'{error.strerror or error}: cannot save {final} '
+                f'(removed {partial})') from error
+        raise
+
+
 def replace_atomically(partial: str, final: str) -> None:
     """Move a fully written ``partial`` file onto ``final`` in one step."""
     fsync_path(partial)
@@ -30,9 +48,10 @@ def write_text_atomically(path: str, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old or the new
     content, never a cut-off one."""
     partial = path + PARTIAL_SUFFIX
-    with open(partial, 'w') as f:
-        f.write(text)
-    replace_atomically(partial, path)
+    with removing_partial_on_error(partial, path):
+        with open(partial, 'w') as f:
+            f.write(text)
+        replace_atomically(partial, path)
 
 
 @HOOKS.register_module()
@@ -62,19 +81,21 @@ class AtomicCheckpointHook(CheckpointHook):
         filename = self.filename_tmpl.format(step)
         self.last_ckpt = osp.join(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(
-            self.out_dir,
-            filename + PARTIAL_SUFFIX,
-            self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler,
-            meta=meta,
-            by_epoch=self.by_epoch,
-            backend_args=self.backend_args,
-            **self.args)
-        if not is_main_process():
+        if not is_main_process():  # mmengine saves on rank 0 only
             return
-        replace_atomically(self.last_ckpt + PARTIAL_SUFFIX, self.last_ckpt)
+        partial = self.last_ckpt + PARTIAL_SUFFIX
+        with removing_partial_on_error(partial, self.last_ckpt):
+            runner.save_checkpoint(
+                self.out_dir,
+                filename + PARTIAL_SUFFIX,
+                self.file_client_args,
+                save_optimizer=self.save_optimizer,
+                save_param_scheduler=self.save_param_scheduler,
+                meta=meta,
+                by_epoch=self.by_epoch,
+                backend_args=self.backend_args,
+                **self.args)
+            replace_atomically(partial, self.last_ckpt)
         write_text_atomically(
             osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)
         if stale_step is not None:

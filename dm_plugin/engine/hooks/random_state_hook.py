@@ -16,8 +16,9 @@ CHECKPOINT_KEY = 'rng_state'
 
 def get_random_state() -> dict:
     """This process's python, numpy and torch (CPU and current CUDA device)
-    generator states. Every entry loads with ``torch.load(weights_only=
-    True)``: uint8 tensors, tuples of ints/floats, a numpy array."""
+    generator states. Every entry loads with the weights-only
+    :func:`~dm_plugin.engine.checkpoint.load_checkpoint_file`: uint8
+    tensors, tuples of ints/floats, a numeric numpy array."""
     state = dict(
         python=random.getstate(),
         numpy=np.random.get_state(),

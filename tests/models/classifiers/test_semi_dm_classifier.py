@@ -8,6 +8,7 @@ from mmengine.runner import Runner
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from dm_plugin.engine.checkpoint import load_checkpoint_file
 from dm_plugin.models.classifiers.semi_dm_classifier import (
     pseudo_label_accuracy, pseudo_labels)
 from dm_plugin.models.mixers import BaseMixer
@@ -307,7 +308,7 @@ def test_resume_mid_run(runner_cfg, tmp_path, image_folder):
                         checkpoint_interval=2))
     first.train()
     checkpoint = tmp_path / 'work' / 'iter_2.pth'
-    saved = torch.load(checkpoint, map_location='cpu')['state_dict']
+    saved = load_checkpoint_file(str(checkpoint))['state_dict']
 
     cfg = semi_runner_cfg(runner_cfg, tmp_path, image_folder, max_iters=4,
                           checkpoint_interval=2)

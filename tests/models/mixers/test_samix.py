@@ -13,6 +13,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmpretrain.registry import HOOKS
 
+from dm_plugin.engine import load_checkpoint_file
 from dm_plugin.models.mixers.dynamic import SAMixBlock
 from dm_plugin.models.mixers.dynamic.mix_block import rescale_lam
 from dm_plugin.registry import build_mixer
@@ -158,7 +159,7 @@ def test_samix_trains_through_the_runner(runner_cfg):
     ema = encoder['backbone'].conv1.weight
     online = runner.model.backbone.conv1.weight
     assert 0 < (ema - online).abs().max() < 0.05 * online.abs().max()
-    saved = torch.load(f'{runner.work_dir}/iter_3.pth')['state_dict']
+    saved = load_checkpoint_file(f'{runner.work_dir}/iter_3.pth')['state_dict']
     for prefix in ('mixers.0.mix_block.value.1.running_mean',
                    'mixers.0.one_hot_head.fc.weight',
                    'mixers.0.momentum_encoder.backbone.conv1.weight',

@@ -337,8 +337,9 @@ class AutoMix(BaseMixer):
         if not self._progress_seen:
             self._progress_seen = True
             print_log(
-                f'{type(self).__name__}: no MixerProgressHook in the '
-                'runner\'s custom_hooks, so the EMA momentum stays '
+                f'{type(self).__name__}: no MixerProgressHook called '
+                'set_train_progress (outside a Runner?), so the EMA '
+                'momentum stays '
                 f'{self.current_momentum} and the mask-loss weight '
                 f'{self.current_mask_loss_weight} (add '
                 "dict(type='MixerProgressHook') for the schedules)",
