@@ -13,8 +13,8 @@ import pytest
 import torch
 from scipy import stats
 
-from dm_plugin.models.mixers.static import (CutMix, GridMix, ResizeMix,
-                                            SmoothMix)
+from dm_plugin.models.mixers.static import (CutMix, FMix, GridMix, Mixup,
+                                            ResizeMix, SmoothMix)
 from dm_plugin.models.mixers.static.gridmix import grid_mask
 
 SIZE = 32
@@ -140,6 +140,23 @@ def assert_same_distribution(ours, reference):
         summary(ours), summary(reference))
     assert abs(ours.std() - reference.std()) < 0.015
     assert stats.ks_2samp(ours, reference).pvalue > 1e-3
+
+
+@pytest.mark.parametrize('alpha', [0.2, 2.])
+def test_mixup_lambda_is_beta(alpha):
+    ours = mixer_lams(Mixup(alpha=alpha, mode='elem'), 3000)
+    assert stats.kstest(ours, stats.beta(alpha, alpha).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize('alpha', [0.2, 2.])
+def test_fmix_lambda_is_beta_at_pixel_resolution(alpha):
+    """The top ``round(lam * H * W)`` pixels keep the sample: λ is
+    Beta(alpha, alpha) rounded to 1/(H*W) (OpenMixup keeps ceil or floor at
+    random and labels with the unrounded λ: at most 1/(H*W) apart)."""
+    ours = mixer_lams(FMix(alpha=alpha, mode='elem'), 3000)
+    reference = reference_lams(
+        lambda rng: round(rng.beta(alpha, alpha) * SIZE**2) / SIZE**2, 3000)
+    assert_same_distribution(ours, reference)
 
 
 @pytest.mark.parametrize('alpha', [0.2, 1.])
