@@ -64,14 +64,16 @@ def test_hard_labels_and_bce_mode():
     assert losses['loss_bce'].ndim == 0
 
 
-def test_predict_matches_linear_head():
+def test_predict_is_the_softmax_of_the_linear_layer():
     torch.manual_seed(1)
     head = MODELS.build(dict(type='DMClsHead', num_classes=5, in_channels=8))
     feats = (torch.randn(2, 8), )
     preds = head.predict(feats)
+    logits = feats[0] @ head.fc.weight.T + head.fc.bias
     torch.testing.assert_close(
-        torch.stack([p.pred_score for p in preds]),
-        head(feats).softmax(dim=1))
+        torch.stack([p.pred_score for p in preds]), logits.softmax(dim=1))
+    assert [p.pred_label.item() for p in preds] == \
+        logits.argmax(1).tolist()
 
 
 def test_rejects_losses_without_parts_and_cal_acc():
