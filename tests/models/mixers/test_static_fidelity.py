@@ -159,31 +159,31 @@ def test_fmix_lambda_is_beta_at_pixel_resolution(alpha):
     assert_same_distribution(ours, reference)
 
 
-@pytest.mark.parametrize('alpha', [0.2, 1.])
-def test_cutmix_lambda_distribution(alpha):
-    ours = mixer_lams(CutMix(alpha=alpha, mode='elem'), 4000)
-    reference = reference_lams(lambda rng: cutmix_reference(rng, alpha),
-                               4000)
-    assert_same_distribution(ours, reference)
+# name: (mixer, reference draw, number of draws)
+DISTRIBUTIONS = {
+    'CutMix alpha 0.2': (CutMix(alpha=0.2, mode='elem'),
+                         lambda rng: cutmix_reference(rng, 0.2), 4000),
+    'CutMix alpha 1': (CutMix(alpha=1., mode='elem'),
+                       lambda rng: cutmix_reference(rng, 1.), 4000),
+    'ResizeMix alpha 0.2': (ResizeMix(alpha=0.2, mode='elem'),
+                            lambda rng: resizemix_reference(rng, 0.2), 4000),
+    'ResizeMix alpha 4': (ResizeMix(alpha=4., mode='elem'),
+                          lambda rng: resizemix_reference(rng, 4.), 4000),
+    'ResizeMix uniform': (ResizeMix(mode='elem', use_alpha=False),
+                          lambda rng: resizemix_reference(
+                              rng, 1., use_alpha=False), 4000),
+    'GridMix alpha 0.2': (GridMix(alpha=0.2, mode='elem'),
+                          lambda rng: gridmix_reference(rng, 0.2), 2000),
+    'GridMix alpha 1': (GridMix(alpha=1., mode='elem'),
+                        lambda rng: gridmix_reference(rng, 1.), 2000),
+}
 
 
-@pytest.mark.parametrize('alpha, use_alpha', [(0.2, True), (4., True),
-                                              (1., False)])
-def test_resizemix_lambda_distribution(alpha, use_alpha):
-    ours = mixer_lams(
-        ResizeMix(alpha=alpha, mode='elem', use_alpha=use_alpha), 4000)
-    reference = reference_lams(
-        lambda rng: resizemix_reference(rng, alpha, use_alpha=use_alpha),
-        4000)
-    assert_same_distribution(ours, reference)
-
-
-@pytest.mark.parametrize('alpha', [0.2, 1.])
-def test_gridmix_lambda_distribution(alpha):
-    ours = mixer_lams(GridMix(alpha=alpha, mode='elem'), 2000)
-    reference = reference_lams(lambda rng: gridmix_reference(rng, alpha),
-                               2000)
-    assert_same_distribution(ours, reference)
+@pytest.mark.parametrize('name', sorted(DISTRIBUTIONS))
+def test_lambda_distribution_matches_the_reference(name):
+    mixer, draw, num = DISTRIBUTIONS[name]
+    assert_same_distribution(mixer_lams(mixer, num),
+                             reference_lams(draw, num))
 
 
 def test_smoothmix_lambda_distribution_and_label_inversion():

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 from dm_plugin.registry import MIXERS
 from dm_plugin.validation import check_choice
 from ..base import BaseMixer
-from .masks import box_span, check_interval, mix_with_mask, span_mask, to_pixels
+from .masks import (box_span, check_interval, mix_with_mask, span_mask,
+                    to_pixels)
 
 INTERPOLATIONS = ('nearest', 'bilinear', 'bicubic')
 

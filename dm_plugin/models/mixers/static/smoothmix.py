@@ -58,8 +58,9 @@ class SmoothMix(BaseMixer):
         # Centre on a pixel corner: k / side for k uniform in [0, side).
         center_y = (draws[:, 1:2] * height).floor() / height
         center_x = (draws[:, 2:] * width).floor() / width
-        rows = (torch.arange(height, device=device, dtype=dtype) + 0.5) / height
-        cols = (torch.arange(width, device=device, dtype=dtype) + 0.5) / width
+        pixels = torch.arange(max(height, width), device=device, dtype=dtype)
+        rows = (pixels[:height] + 0.5) / height
+        cols = (pixels[:width] + 0.5) / width
         dist_y = ((rows - center_y) / spread).square()  # (N, H)
         dist_x = ((cols - center_x) / spread).square()  # (N, W)
         shown = torch.exp(-0.5 * (dist_y[:, :, None] + dist_x[:, None, :]))
