@@ -14,10 +14,10 @@ With logits ``z`` (N, C), mixed scores ``s`` (N, C) and a row's mixed classes
 
 ``w_k`` follows ``decouple``, ``lam_power`` and ``lam_thr``
 (:func:`.targets.decoupled_weights`). The negatives' LSE comes from their
-own softmax, so every term is exact in any float range, and the gradient is
-written out (:class:`DecoupledCE`): DM costs one softmax-sized pass more than
-a soft cross-entropy. DM(BCE) is BCE-with-logits against
-:func:`.targets.bce_target`.
+own softmax, so every term is exact in any float range; the gradient is
+written out (:class:`DecoupledCE`), so DM adds a top-k of the scores and one
+softmax-sized pass to a soft cross-entropy. DM(BCE) is BCE-with-logits
+against :func:`.targets.bce_target`.
 """
 from contextlib import nullcontext
 from typing import Dict, Optional
@@ -43,8 +43,8 @@ class DecoupledCE(torch.autograd.Function):
 
     ``index``/``present`` (N, K): the slots of each row's mixed classes
     (:func:`.targets.mixed_classes`, distinct classes); ``weight`` (N, K):
-    their weights in DR.
-    The targets get no gradient. Backward, with ``p = softmax(z)``, the
+    their weights in DR. The targets get no gradient. Backward, with
+    ``p = softmax(z)``, the
     negatives' softmax ``q`` and ``1 - sigma_k = sigmoid(LSE_neg - z_k)``:
     ``dMCE/dz = p sum(s) - s``; ``dDR/dz_k = -w_k (1 - sigma_k)`` on ``P``
     and ``q_c sum_k w_k (1 - sigma_k)`` off ``P``.
@@ -66,13 +66,14 @@ class DecoupledCE(torch.autograd.Function):
                         dim=-1).logsumexp(dim=-1, keepdim=True)
         total = target.sum(dim=-1, keepdim=True)
         mce = (lse * total).squeeze(-1) - torch.linalg.vecdot(target, logits)
-        pull = torch.sigmoid(negative_lse - mixed_logit)  # 1 - sigma_k
-        dr = torch.where(weight > 0,
-                         weight * F.softplus(negative_lse - mixed_logit),
-                         0.).sum(dim=-1)
-        ctx.save_for_backward(target, total, negative_prob, negative_lse,
-                              lse, index, present, mixed_logit,
-                              torch.where(weight > 0, weight * pull, 0.))
+        # -log sigma_k = softplus(gap); 1 - sigma_k = sigmoid(gap). Unweighted
+        # slots are left out (their gap may overflow for |logits| ~ 1e38).
+        gap = negative_lse - mixed_logit
+        weighted = weight > 0
+        dr = torch.where(weighted, weight * F.softplus(gap), 0.).sum(dim=-1)
+        ctx.save_for_backward(
+            target, total, negative_prob, negative_lse, lse, index, present,
+            mixed_logit, torch.where(weighted, weight * gap.sigmoid(), 0.))
         return mce, dr
 
     @staticmethod
