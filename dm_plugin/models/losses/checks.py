@@ -136,7 +136,7 @@ def check_finite_terms(cls_score: torch.Tensor, label: torch.Tensor,
                        terms: Dict[str, torch.Tensor], max_mixed) -> None:
     """Raise a ``ValueError`` naming why the unreduced loss ``terms`` are
     not finite; the inputs are only scanned when they are not."""
-    if all(torch.isfinite(term).all() for term in terms.values()):
+    if torch.isfinite(sum(terms.values())).all():
         return
     if not torch.isfinite(cls_score).all():
         raise ValueError('cls_score contains NaN or Inf logits')

@@ -55,25 +55,25 @@ class DecoupledCE(torch.autograd.Function):
         mixed_logit = logits.gather(-1, index)
         # The negatives alone: the mixed classes set to the lowest float.
         lowest = torch.finfo(logits.dtype).min
-        negatives = logits.scatter(
-            -1, index, torch.where(present, lowest, mixed_logit))
+        negatives = logits.scatter(-1, index,
+                                   mixed_logit.masked_fill(present, lowest))
         negative_prob = negatives.softmax(dim=-1)
         # Their LSE from the largest term, whose share is >= 1/C.
         negative_lse = negatives.amax(dim=-1, keepdim=True) - \
             negative_prob.amax(dim=-1, keepdim=True).log()
         lse = torch.cat([negative_lse,
-                         torch.where(present, mixed_logit, -torch.inf)],
+                         mixed_logit.masked_fill(~present, -torch.inf)],
                         dim=-1).logsumexp(dim=-1, keepdim=True)
         total = target.sum(dim=-1, keepdim=True)
         mce = (lse * total).squeeze(-1) - torch.linalg.vecdot(target, logits)
         # -log sigma_k = softplus(gap); 1 - sigma_k = sigmoid(gap). Unweighted
         # slots are left out (their gap may overflow for |logits| ~ 1e38).
         gap = negative_lse - mixed_logit
-        weighted = weight > 0
-        dr = torch.where(weighted, weight * F.softplus(gap), 0.).sum(dim=-1)
+        unweighted = weight == 0
+        dr = (weight * F.softplus(gap)).masked_fill_(unweighted, 0.).sum(-1)
         ctx.save_for_backward(
             target, total, negative_prob, negative_lse, lse, index, present,
-            mixed_logit, torch.where(weighted, weight * gap.sigmoid(), 0.))
+            mixed_logit, (weight * gap.sigmoid()).masked_fill_(unweighted, 0.))
         return mce, dr
 
     @staticmethod
@@ -87,10 +87,8 @@ class DecoupledCE(torch.autograd.Function):
             grad_dr * weighted_pull.sum(dim=-1, keepdim=True)
         grad = (negative_prob * negative_coef).addcmul_(
             target, grad_mce, value=-1)
-        mixed_grad = torch.where(
-            present,
-            mce_scale * (mixed_logit - lse).exp() - grad_dr * weighted_pull,
-            0.)
+        mixed_grad = (mce_scale * (mixed_logit - lse).exp() -
+                      grad_dr * weighted_pull).masked_fill_(~present, 0.)
         return grad.scatter_add_(-1, index, mixed_grad), None, None, None, None
 
 
@@ -121,7 +119,7 @@ def decoupled_mixup_ce(logits: torch.Tensor,
     mce, dr = DecoupledCE.apply(logits, target, index, present, weight)
     if max_mixed is None:
         return mce, dr
-    return mce, torch.where(count > max_mixed, torch.nan, dr)
+    return mce, dr.masked_fill(count > max_mixed, torch.nan)
 
 
 @MODELS.register_module()

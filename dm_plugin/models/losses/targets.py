@@ -83,9 +83,8 @@ def decoupled_weights(score: torch.Tensor, present: torch.Tensor,
     if decouple != 'both':
         major = score == score.amax(dim=-1, keepdim=True)
         selected &= major if decouple == 'major' else ~major
-    weight = torch.where(score >= lam_thr, 1.,
-                         (score / lam_thr).pow(lam_power))
-    return torch.where(selected, weight, 0.)
+    weight = score.clamp(max=lam_thr).div(lam_thr).pow(lam_power)
+    return weight.masked_fill_(~selected, 0.)
 
 
 def bce_target(target: torch.Tensor, pos_thr: float, xi: float,
