@@ -1,5 +1,7 @@
 # FGVC-Aircraft, ResNet-18 (ImageNet-pretrained), 200 epochs, batch 16:
-# CutMix (alpha 1) + DM(CE) (eta 0.1). See docs/configs.md
+# CutMix (alpha 1, the MCE baseline's) + DM(CE) (eta 0.1, both
+# classes, λ-weighted: the defaults of OpenMixup's decouple configs,
+# which have none for this setting). See docs/configs.md
 _base_ = [
     '../_base_/models/resnet18_in1k_pretrained.py',
     '../_base_/datasets/aircraft_bs16.py',

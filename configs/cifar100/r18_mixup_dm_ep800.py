@@ -1,5 +1,7 @@
 # CIFAR-100, ResNet-18 (CIFAR variant), 800 epochs, batch 100:
-# Mixup (alpha 1) + DM(CE) (eta 0.1). See docs/configs.md
+# Mixup (alpha 0.2) + DM(CE) (eta 0.01, major class, lam_power 0.5), as
+# OpenMixup's configs/classification/cifar100/mixups/decouple/
+#   r18/r18_mixup_CE_soft_decouple_a0_2_ep800.py. See docs/configs.md
 _base_ = [
     '../_base_/models/resnet18_cifar.py',
     '../_base_/datasets/cifar100_bs100.py',
@@ -7,5 +9,11 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    mixer=dict(type='Mixup', alpha=1.0),
-    head=dict(num_classes=100, loss=dict(type='DecoupledMixupLoss', eta=0.1)))
+    mixer=dict(type='Mixup', alpha=0.2),
+    head=dict(
+        num_classes=100,
+        loss=dict(
+            type='DecoupledMixupLoss',
+            eta=0.01,
+            decouple='major',
+            lam_power=0.5)))

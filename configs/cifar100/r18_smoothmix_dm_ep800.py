@@ -1,5 +1,7 @@
 # CIFAR-100, ResNet-18 (CIFAR variant), 800 epochs, batch 100:
-# SmoothMix (alpha 0.2) + DM(CE) (eta 0.1). See docs/configs.md
+# SmoothMix (alpha 0.2, the MCE baseline's) + DM(CE) (eta 0.1, both
+# classes, λ-weighted: the defaults of OpenMixup's decouple configs,
+# which have none for this setting). See docs/configs.md
 _base_ = [
     '../_base_/models/resnet18_cifar.py',
     '../_base_/datasets/cifar100_bs100.py',

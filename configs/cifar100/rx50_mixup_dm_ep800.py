@@ -1,5 +1,7 @@
 # CIFAR-100, ResNeXt-50 32x4d (CIFAR variant), 800 epochs, batch 100:
-# Mixup (alpha 1) + DM(CE) (eta 0.1). See docs/configs.md
+# Mixup (alpha 0.2) + DM(CE) (eta 0.01, both classes, λ-weighted), as
+# OpenMixup's configs/classification/cifar100/mixups/decouple/
+#   rx50/rx50_mixup_CE_soft_decouple_a0_2_ep800.py. See docs/configs.md
 _base_ = [
     '../_base_/models/resnext50_cifar.py',
     '../_base_/datasets/cifar100_bs100.py',
@@ -7,5 +9,11 @@ _base_ = [
     '../_base_/default_runtime.py',
 ]
 model = dict(
-    mixer=dict(type='Mixup', alpha=1.0),
-    head=dict(num_classes=100, loss=dict(type='DecoupledMixupLoss', eta=0.1)))
+    mixer=dict(type='Mixup', alpha=0.2),
+    head=dict(
+        num_classes=100,
+        loss=dict(
+            type='DecoupledMixupLoss',
+            eta=0.01,
+            decouple='both',
+            lam_power=1.0)))

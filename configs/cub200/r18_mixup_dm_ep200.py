@@ -1,5 +1,7 @@
 # CUB-200-2011, ResNet-18 (ImageNet-pretrained), 200 epochs, batch 16:
-# Mixup (alpha 0.2) + DM(CE) (eta 0.1). See docs/configs.md
+# Mixup (alpha 0.2, the MCE baseline's) + DM(CE) (eta 0.1, both
+# classes, λ-weighted: the defaults of OpenMixup's decouple configs,
+# which have none for this setting). See docs/configs.md
 _base_ = [
     '../_base_/models/resnet18_in1k_pretrained.py',
     '../_base_/datasets/cub200_bs16.py',

@@ -1,5 +1,7 @@
 # ImageNet-1k, ResNet-50, 100 epochs, batch 4x64:
-# GridMix (alpha 0.2) + DM(CE) (eta 0.1). See docs/configs.md
+# GridMix (alpha 0.2, the MCE baseline's) + DM(CE) (eta 0.1, both
+# classes, λ-weighted: the defaults of OpenMixup's decouple configs,
+# which have none for this setting). See docs/configs.md
 _base_ = [
     '../_base_/models/resnet50.py',
     '../_base_/datasets/imagenet_bs64.py',

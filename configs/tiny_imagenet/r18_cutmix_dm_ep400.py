@@ -1,5 +1,7 @@
 # Tiny-ImageNet, ResNet-18 (CIFAR variant), 400 epochs, batch 100:
-# CutMix (alpha 1) + DM(CE) (eta 0.1). See docs/configs.md
+# CutMix (alpha 1, the MCE baseline's) + DM(CE) (eta 0.1, both
+# classes, λ-weighted: the defaults of OpenMixup's decouple configs,
+# which have none for this setting). See docs/configs.md
 _base_ = [
     '../_base_/models/resnet18_cifar.py',
     '../_base_/datasets/tiny_imagenet_bs100.py',

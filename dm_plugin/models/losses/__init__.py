@@ -1,10 +1,9 @@
-from .decoupled_mixup_loss import (DecoupledMixupCE, DecoupledMixupLoss,
-                                   decoupled_bce_target, decoupled_mixup_ce,
-                                   mixup_cross_entropy,
-                                   positive_mask, positive_threshold)
+from .decoupled_mixup_loss import (DecoupledCE, DecoupledMixupLoss,
+                                   decoupled_mixup_ce)
+from .targets import (bce_target, decoupled_weights, mixed_classes,
+                      smooth_target)
 
 __all__ = [
-    'DecoupledMixupCE', 'DecoupledMixupLoss', 'decoupled_bce_target',
-    'decoupled_mixup_ce',
-    'mixup_cross_entropy', 'positive_mask', 'positive_threshold'
+    'DecoupledCE', 'DecoupledMixupLoss', 'decoupled_mixup_ce', 'bce_target',
+    'decoupled_weights', 'mixed_classes', 'smooth_target'
 ]

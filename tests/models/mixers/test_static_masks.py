@@ -13,7 +13,6 @@ from dm_plugin.models.mixers.static import (CutMix, FMix, GridMix,
                                             SaliencyMix, SmoothMix, box_mask)
 from dm_plugin.models.mixers.static.fmix import (low_frequency_images,
                                                  top_fraction_mask)
-from dm_plugin.models.mixers.static.gridmix import grid_keep_mask
 from dm_plugin.models.mixers.static.saliencymix import \
     spectral_residual_saliency
 
@@ -48,14 +47,18 @@ def test_box_mixers_paste_one_box(mixer_cls, size):
         assert keep.mean().item() == pytest.approx(lam)
 
 
-def test_box_mask_area_and_clipping():
-    lam = torch.tensor([0.75, 0.75, 0.0, 1.0])
-    centers_y = torch.tensor([0.5, 0.0, 0.5, 0.5])
-    centers_x = torch.tensor([0.5, 0.0, 0.5, 0.5])
-    masks = box_mask(lam, 8, 8, centers_y, centers_x)[:, 0]
-    assert masks.shape == (4, 8, 8)
-    assert masks.sum((1, 2)).tolist() == [16, 4, 64, 0]
+def test_box_mask_sides_centre_and_clipping():
+    """Sides int(side * sqrt(1 - lam)) truncated to even, centred on the
+    given pixel, clipped at the border."""
+    lam = torch.tensor([0.75, 0.75, 0.0, 1.0, 0.5])
+    rows = torch.tensor([4., 0., 4., 4., 3.])
+    cols = torch.tensor([4., 0., 4., 4., 7.])
+    masks = box_mask(lam, 8, 8, rows, cols)[:, 0]
+    assert masks.shape == (5, 8, 8)
+    # 0.5: int(8 * 0.707) = 5 -> half 2: rows 1..4, columns 5..7 (clipped)
+    assert masks.sum((1, 2)).tolist() == [16, 4, 64, 0, 12]
     assert masks[0, 2:6, 2:6].all() and masks[1, :2, :2].all()
+    assert masks[4, 1:5, 5:].all()
 
 
 def saliency_reference(image):
@@ -201,42 +204,25 @@ def test_fmix_masks_are_binary_or_soft():
     assert soft.mean().item() == pytest.approx(lam)
 
 
-def grid_reference(lam, cells, noise, height, width):
-    """Cell-by-cell GridMix keep mask with Python loops."""
-    mask = torch.zeros(height, width, dtype=torch.bool)
-    on_grid = noise[:cells, :cells].flatten()
-    kept = set(on_grid.argsort()[:round(lam * cells * cells)].tolist())
-    for row in range(height):
-        for col in range(width):
-            cell = (row * cells // height) * cells + col * cells // width
-            mask[row, col] = cell in kept
-    return mask
-
-
-@pytest.mark.parametrize('size', [(12, 12), (7, 17)])
-def test_grid_mask_matches_reference(size):
-    torch.manual_seed(8)
-    lam = torch.rand(6)
-    cells = torch.tensor([1, 2, 3, 4, 5, 6])
-    noise = torch.rand(6, 6, 6)
-    masks = grid_keep_mask(lam, cells, noise, *size)[:, 0]
-    for mask, lam_, n, draw in zip(masks, lam.tolist(), cells.tolist(),
-                                   noise):
-        assert torch.equal(mask, grid_reference(lam_, n, draw, *size))
-
-
-def test_gridmix_grid_sizes_stay_in_range():
+def test_gridmix_holes_form_a_regular_grid():
+    """Holes are equal rectangles repeating with one period per axis."""
     torch.manual_seed(9)
-    mixer = GridMix(mode='pair', grid=(3, 3))
+    mixer = GridMix(mode='pair', n_holes=(3, 3), cut_area_ratio=(1., 1.),
+                    cut_aspect_ratio=(1., 1.), alpha=2.)
     for _ in range(5):
-        keep, lam = keep_mask(mixer, 12, 12)
-        cells = keep.view(3, 4, 3, 4)
-        assert torch.equal(cells, cells[:, :1, :, :1].expand_as(cells))
+        keep, lam = keep_mask(mixer, 24, 24)
         assert keep.mean().item() == pytest.approx(lam)
+        shown = keep == 0
+        rows = shown.any(1).nonzero().flatten()
+        cols = shown.any(0).nonzero().flatten()
+        assert torch.equal(shown, shown.any(1)[:, None] & shown.any(0))
+        # 24 pixels, 3 cells of 8 per row: holes start every 8 pixels
+        assert (cols[cols.diff(prepend=cols[:1] - 2) > 1] % 8 == 0).all()
+        assert (rows[rows.diff(prepend=rows[:1] - 2) > 1] % 8 == 0).all()
 
 
 @pytest.mark.parametrize('size', [(16, 16), (10, 24)])
-def test_smoothmix_mask_is_a_gaussian_blob(size):
+def test_smoothmix_mask_is_a_gaussian_blob_on_a_pixel_corner(size):
     """``log(1 - keep)`` is ``-d**2 / (2 sigma**2)``: a quadratic with
     second difference ``-1 / (side * sigma)**2`` along each axis."""
     torch.manual_seed(10)
@@ -248,10 +234,21 @@ def test_smoothmix_mask_is_a_gaussian_blob(size):
         log_shown = (1 - keep).log()
         curve_y = log_shown.diff(n=2, dim=0)
         curve_x = log_shown.diff(n=2, dim=1)
-        for curve in (curve_y, curve_x):  # float32 masks
+        for curve in (curve_y, curve_x):  # float64 masks
             torch.testing.assert_close(
-                curve, curve[:1, :1].expand_as(curve), rtol=1e-3, atol=1e-5)
+                curve, curve[:1, :1].expand_as(curve), rtol=1e-6, atol=1e-9)
         sigma_y = 1 / (height * (-curve_y.mean()).sqrt())
         sigma_x = 1 / (width * (-curve_x.mean()).sqrt())
-        assert sigma_y.item() == pytest.approx(sigma_x.item(), rel=1e-3)
-        assert 0.25 - 1e-3 <= sigma_y.item() <= 0.5 + 1e-3
+        assert sigma_y.item() == pytest.approx(sigma_x.item(), rel=1e-6)
+        assert 0.25 - 1e-6 <= sigma_y.item() <= 0.5 + 1e-6
+        # The peak of the quadratic sits on a pixel corner (an integer
+        # position along each axis, in pixel edges).
+        for axis, curve in ((0, curve_y), (1, curve_x)):
+            profile = log_shown.mean(1 - axis).double()
+            slope = profile.diff()
+            edges = torch.arange(1, len(profile), dtype=torch.float64)
+            fit = torch.linalg.lstsq(
+                torch.stack([edges, torch.ones_like(edges)], 1),
+                slope[:, None]).solution.flatten()
+            peak = -fit[1] / fit[0]  # where the slope crosses 0
+            assert peak.item() == pytest.approx(round(peak.item()), abs=1e-6)

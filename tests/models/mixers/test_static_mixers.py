@@ -21,7 +21,7 @@ STATIC = ('Mixup', 'CutMix', 'ResizeMix', 'FMix', 'GridMix', 'SaliencyMix',
 # Every mixer, plus the option that changes a mixer's kind of mask.
 CONFIGS = [dict(type=name) for name in STATIC] + [
     dict(type='FMix', max_soft=0.2),
-    dict(type='ResizeMix', interpolation='nearest'),
+    dict(type='ResizeMix', interpolation='bilinear'),
     dict(type='ManifoldMix', layers=(2, )),
 ]
 CONFIG_IDS = [
@@ -129,33 +129,38 @@ def test_pixels_follow_scores(cfg, mode, shape):
 
 @pytest.mark.parametrize('mode', MODES)
 @pytest.mark.parametrize('shape', [(7, 3, 16, 16), (5, 1, 9, 23)])
-def test_resizemix_pastes_the_resized_partner(mode, shape):
+@pytest.mark.parametrize('interpolation', ['nearest', 'bilinear'])
+def test_resizemix_pastes_the_resized_partner(mode, shape, interpolation):
     """Kept pixels are the sample's own; the rest is one rectangle holding
     the whole partner resized to it (F.interpolate per sample as the
-    reference); λ is the kept fraction."""
+    reference), of sides at most int(0.8 * side) truncated to even; λ is the
+    kept fraction."""
     torch.manual_seed(2)
     inputs = torch.randn(*shape, dtype=torch.float64)
-    mixed, mixed_scores = ResizeMix(mode=mode)(inputs, torch.eye(shape[0]))
-    check_mixed_scores(mixed_scores, shape[0])
-    index, lam = partners(mixed_scores)
-    for i, j in enumerate(index.tolist()):
-        if i == j:  # own partner: a shrunk copy of itself, same label
-            continue
-        pasted = (mixed[i] != inputs[i]).any(0)
-        assert pasted.float().mean().item() == pytest.approx(
-            1 - lam[i].item(), abs=1e-6)
-        rows = pasted.any(1).nonzero().flatten()
-        cols = pasted.any(0).nonzero().flatten()
-        top, left = rows[0].item(), cols[0].item()
-        height, width = len(rows), len(cols)
-        assert pasted[top:top + height, left:left + width].all()
-        for side, full in ((height, shape[2]), (width, shape[3])):
-            assert 0.1 * full - 0.5 <= side <= 0.8 * full + 0.5
-        reference = F.interpolate(
-            inputs[j:j + 1], size=(height, width), mode='bilinear',
-            align_corners=False)[0]
-        torch.testing.assert_close(
-            mixed[i, :, top:top + height, left:left + width], reference)
+    mixer = ResizeMix(mode=mode, interpolation=interpolation)
+    for _ in range(3):
+        mixed, mixed_scores = mixer(inputs, torch.eye(shape[0]))
+        check_mixed_scores(mixed_scores, shape[0])
+        index, lam = partners(mixed_scores)
+        for i, j in enumerate(index.tolist()):
+            if i == j:  # own partner: a shrunk copy of itself, same label
+                continue
+            pasted = (mixed[i] != inputs[i]).any(0)
+            assert pasted.float().mean().item() == pytest.approx(
+                1 - lam[i].item(), abs=1e-6)
+            rows = pasted.any(1).nonzero().flatten()
+            cols = pasted.any(0).nonzero().flatten()
+            top, left = rows[0].item(), cols[0].item()
+            height, width = len(rows), len(cols)
+            assert pasted[top:top + height, left:left + width].all()
+            assert height <= int(0.8 * shape[2]) // 2 * 2
+            assert width <= int(0.8 * shape[3]) // 2 * 2
+            reference = F.interpolate(
+                inputs[j:j + 1], size=(height, width), mode=interpolation,
+                align_corners=None if interpolation == 'nearest' else False)
+            torch.testing.assert_close(
+                mixed[i, :, top:top + height, left:left + width],
+                reference[0])
 
 
 @pytest.mark.parametrize('cfg', CONFIGS, ids=CONFIG_IDS)
@@ -197,7 +202,8 @@ def test_pair_mode_swaps_with_odd_one_out(cfg, num):
     whole."""
     torch.manual_seed(5)
     mixer = build_mixer(dict(cfg, mode='pair'))
-    _, mixed_scores = apply(mixer, torch.randn(num, 3, 8, 8), torch.eye(num))
+    _, mixed_scores = apply(mixer, torch.randn(num, 3, 16, 16),
+                            torch.eye(num))
     index, lam = partners(mixed_scores)
     own = torch.arange(num)
     assert (index == own).sum() == 1
@@ -424,9 +430,16 @@ def test_bad_inputs(name, inputs, scores, error, message):
      'interpolation'),
     (dict(type='FMix', decay_power=-1), ValueError, 'decay_power'),
     (dict(type='FMix', max_soft=0.6), ValueError, 'max_soft'),
-    (dict(type='GridMix', grid=(0, 3)), ValueError, r'grid\[0\]'),
-    (dict(type='GridMix', grid=(4, 2)), ValueError, 'min <= max'),
-    (dict(type='GridMix', grid=(2.5, 3)), TypeError, 'integers'),
+    (dict(type='ResizeMix', use_alpha=1), TypeError, 'use_alpha'),
+    (dict(type='GridMix', n_holes=(0, 3)), ValueError, r'n_holes\[0\]'),
+    (dict(type='GridMix', n_holes=(4, 2)), ValueError, 'min <= max'),
+    (dict(type='GridMix', n_holes=(2.5, 3)), TypeError, 'integers'),
+    (dict(type='GridMix', cut_area_ratio=(0.5, 1.5)), ValueError,
+     r'cut_area_ratio\[1\]'),
+    (dict(type='GridMix', cut_aspect_ratio=(0., 2.)), ValueError,
+     r'cut_aspect_ratio\[0\]'),
+    (dict(type='GridMix', hole_aspect_ratio=1.), TypeError,
+     'hole_aspect_ratio'),
     (dict(type='SaliencyMix', saliency_size=2), ValueError,
      'saliency_size'),
     (dict(type='SaliencyMix', saliency_size=32.), TypeError,

@@ -44,7 +44,7 @@ def test_visualizer_reads_a_folder(tmp_path):
 def test_visualizer_takes_the_mixers_of_a_config(runner_cfg, tmp_path):
     cfg = runner_cfg()
     cfg['model']['mixer'] = [dict(type='FMix', max_soft=0.2),
-                             dict(type='GridMix', grid=(2, 3))]
+                             dict(type='GridMix', n_holes=(2, 3))]
     path = str(tmp_path / 'cfg.py')
     Config(cfg).dump(path)
     visualize_mixers.main([path, '--out', str(tmp_path / 'out'), '--pairs',

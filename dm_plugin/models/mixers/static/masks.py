@@ -6,7 +6,7 @@ scores weigh each sample by the mean of its keep mask, so λ always equals the
 area (or, for soft masks, the mask weight) actually kept.
 """
 from numbers import Real
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 
@@ -14,20 +14,40 @@ from dm_plugin.validation import check_number
 from ..base import mix_scores
 
 
+def box_span(ratio: torch.Tensor, size: int,
+             center: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(N,) start and end of boxes along one axis of ``size`` pixels, as
+    OpenMixup (and the CutMix authors' code) cut them: side
+    ``int(size * ratio)`` truncated to even, centred on the (N,) integer
+    pixels ``center``, clipped at the border."""
+    half = torch.div((size * ratio).floor(), 2, rounding_mode='floor')
+    return (center - half).clamp(0, size), (center + half).clamp(0, size)
+
+
+def span_mask(start: torch.Tensor, end: torch.Tensor,
+              size: int) -> torch.Tensor:
+    """(N, size) bool: the pixels in ``[start, end)`` of each row."""
+    pixels = torch.arange(size, device=start.device)
+    return (pixels >= start[:, None]) & (pixels < end[:, None])
+
+
 def box_mask(lam: torch.Tensor, height: int, width: int,
-             center_y: torch.Tensor, center_x: torch.Tensor) -> torch.Tensor:
-    """(N, 1, H, W) bool mask of boxes of area ``(1 - lam) * H * W`` (before
-    clipping to the image), centred at the given (N,) points in [0, 1)."""
+             center_row: torch.Tensor,
+             center_col: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) bool mask of CutMix boxes of sides ``sqrt(1 - lam)``
+    times the image's (see :func:`box_span`), centred on the (N,) integer
+    pixels ``(center_row, center_col)``."""
     cut = (1 - lam).clamp(min=0).sqrt()
-    half_h = (cut * height / 2)[:, None]
-    half_w = (cut * width / 2)[:, None]
-    cy = (center_y * height)[:, None]
-    cx = (center_x * width)[:, None]
-    rows = torch.arange(height, device=lam.device) + 0.5
-    cols = torch.arange(width, device=lam.device) + 0.5
-    in_rows = (rows >= (cy - half_h).round()) & (rows < (cy + half_h).round())
-    in_cols = (cols >= (cx - half_w).round()) & (cols < (cx + half_w).round())
-    return (in_rows[:, :, None] & in_cols[:, None, :])[:, None]
+    rows = span_mask(*box_span(cut, height, center_row), height)
+    cols = span_mask(*box_span(cut, width, center_col), width)
+    return (rows[:, :, None] & cols[:, None, :])[:, None]
+
+
+def to_pixels(draws: torch.Tensor, height: int,
+              width: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(N,) rows and columns of an H x W image from (N, 2) uniform draws in
+    [0, 1): each pixel equally likely."""
+    return (draws[:, 0] * height).floor(), (draws[:, 1] * width).floor()
 
 
 def mix_with_mask(inputs: torch.Tensor,

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from dm_plugin.registry import MIXERS
 from dm_plugin.validation import check_number
 from ..base import BaseMixer
-from .masks import box_mask, mix_with_mask
+from .masks import box_mask, mix_with_mask, to_pixels
 
 
 def gaussian_blur(images: torch.Tensor, size: int,
@@ -53,7 +53,8 @@ class SaliencyMix(BaseMixer):
     """SaliencyMix (Uddin et al., ICLR 2021): a box of area ``(1 - lam)``
     (``lam ~ Beta(alpha, alpha)``), centred at the peak of the partner's
     spectral-residual saliency, is pasted from the partner at the same place;
-    λ is corrected to the kept area (boxes are clipped at the border).
+    λ is corrected to the kept area. The box is cut as CutMix's (even sides,
+    clipped at the border), centred on the image pixel under the peak.
 
     In ``'batch'`` mode every sample takes the box of the first sample's
     partner, as the authors' code does.
@@ -91,7 +92,8 @@ class SaliencyMix(BaseMixer):
         centers = (torch.stack((torch.div(peak, size, rounding_mode='floor'),
                                 peak % size), dim=1) + 0.5) / size
         centers = self.share_draws(centers[index], index)
-        pasted = box_mask(lam, height, width, centers[:, 0], centers[:, 1])
+        pasted = box_mask(lam, height, width,
+                          *to_pixels(centers, height, width))
         return mix_with_mask(inputs, scores, index, ~pasted)
 
     def extra_repr(self) -> str:

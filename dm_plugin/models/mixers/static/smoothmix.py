@@ -13,18 +13,19 @@ from .masks import check_interval, mix_with_mask
 @MIXERS.register_module()
 class SmoothMix(BaseMixer):
     """SmoothMix (Lee et al., CVPRW 2020), circular mask: the partner shows
-    with weight ``G = exp(-d**2 / (2 sigma**2))`` around a random centre, so
-    the mixed image has no strong edges; λ is the mean kept weight
+    with weight ``G = exp(-d**2 / (2 sigma**2))`` around a centre, so the
+    mixed image has no strong edges; λ is the mean kept weight
     ``1 - mean(G)``.
 
-    ``sigma`` is a fraction of the image side (of H vertically and W
-    horizontally, so the blob stretches with non-square images). As for
-    ResizeMix, the paper's uniform draw of ``sigma`` in its range is
-    ``min + (max - min) * B`` with ``B ~ Beta(alpha, alpha)``; ``alpha=1`` is
-    the uniform draw.
+    As in the paper and OpenMixup: ``sigma ~ U(sigma)`` times the image side
+    (of H vertically and W horizontally, so the blob stretches with
+    non-square images), the centre on a uniformly drawn pixel corner. The
+    label weights follow the mask; OpenMixup gives the sample's own class
+    the partner's share ``mean(G)`` instead (docs/fidelity.md).
 
     Args:
-        alpha (float): Beta concentration (> 0) of the draw in ``sigma``.
+        alpha (float): Accepted for the mixer interface (> 0); no effect,
+            as in OpenMixup: the mask, not a Beta draw, sets λ.
             Defaults to 1.0.
         mode (str): ``'batch'`` | ``'elem'`` | ``'pair'`` sharing of the mask,
             see :class:`BaseMixer`. Defaults to ``'batch'``.
@@ -49,12 +50,19 @@ class SmoothMix(BaseMixer):
         device = inputs.device
         index = self.sample_index(num, device)
         low, high = self.sigma
-        spread = (low + (high - low) * self.sample_lam(index))[:, None]
-        centers = self.share_draws(torch.rand(num, 2, device=device), index)
-        rows = (torch.arange(height, device=device) + 0.5) / height
-        cols = (torch.arange(width, device=device) + 0.5) / width
-        dist_y = ((rows - centers[:, :1]) / spread).square()  # (N, H)
-        dist_x = ((cols - centers[:, 1:]) / spread).square()  # (N, W)
+        # At least float32; float64 inputs get a float64 mask.
+        dtype = torch.promote_types(inputs.dtype, torch.float32)
+        draws = self.share_draws(
+            torch.rand(num, 3, device=device, dtype=dtype), index)
+        spread = (low + (high - low) * draws[:, :1])
+        # Centre on a pixel corner: k / side for k uniform in [0, side).
+        center_y = (draws[:, 1:2] * height).floor() / height
+        center_x = (draws[:, 2:] * width).floor() / width
+        pixels = torch.arange(max(height, width), device=device, dtype=dtype)
+        rows = (pixels[:height] + 0.5) / height
+        cols = (pixels[:width] + 0.5) / width
+        dist_y = ((rows - center_y) / spread).square()  # (N, H)
+        dist_x = ((cols - center_x) / spread).square()  # (N, W)
         shown = torch.exp(-0.5 * (dist_y[:, :, None] + dist_x[:, None, :]))
         return mix_with_mask(inputs, scores, index, 1 - shown[:, None])
 
