@@ -13,13 +13,16 @@ allow attribute lookups on every allowed object, so the name is mapped to
 
 :func:`load_checkpoint_file` replaces mmengine's loader of local files
 (``--resume``, ``load_from``, ``tools/test.py``, ``init_cfg`` pretrained
-weights): it always passes ``weights_only=True``, and a file that asks for
+weights) and of ``http(s)://`` URLs (downloaded first): it always passes
+``weights_only=True``, and a file that asks for
 anything else (a pickle built to run code) is refused with an
 :class:`UnsafeCheckpointError` naming the file and the offending global.
 """
+import os
 import os.path as osp
 import pickle
 import re
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
@@ -130,7 +133,25 @@ def load_from_local_weights_only(filename: str, map_location=None):
     return load_checkpoint_file(filename, map_location)
 
 
+def load_from_url_weights_only(url: str, map_location=None):
+    """mmengine ``CheckpointLoader`` scheme for ``http(s)://`` URLs
+    (pretrained weights in configs): download once into torch hub's
+    ``checkpoints`` directory, then :func:`load_checkpoint_file`. mmengine's
+    own URL loader unpickles with ``weights_only=False``."""
+    directory = osp.join(torch.hub.get_dir(), 'checkpoints')
+    filename = osp.join(directory, osp.basename(urlparse(url).path))
+    if not osp.isfile(filename):
+        os.makedirs(directory, exist_ok=True)
+        torch.hub.download_url_to_file(url, filename)
+    return load_checkpoint_file(filename, map_location)
+
+
 def register_weights_only_loader() -> None:
-    """Make :func:`load_checkpoint_file` mmengine's loader of local paths."""
+    """Make :func:`load_checkpoint_file` mmengine's loader of local paths
+    and of downloaded URLs."""
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_from_local_weights_only, force=True)
+    CheckpointLoader.register_scheme(
+        prefixes=('http://', 'https://'),
+        loader=load_from_url_weights_only,
+        force=True)

@@ -116,3 +116,37 @@ def test_missing_checkpoint_is_named(tmp_path):
 def test_unsafe_error_is_an_unpickling_error():
     """Callers that catch torch's error keep working."""
     assert issubclass(UnsafeCheckpointError, pickle.UnpicklingError)
+
+
+def test_url_checkpoints_are_downloaded_then_loaded_safely(
+        tmp_path, monkeypatch):
+    """Pretrained weights named by URL in a config (mmengine would unpickle
+    them with weights_only=False) go through the safe loader too."""
+    marker = str(tmp_path / 'pwned')
+    served = {
+        'evil.pth': crafted_checkpoint(str(tmp_path / 'served_evil.pth'),
+                                       payloads(marker)['posix.system']),
+        'good.pth': str(tmp_path / 'served_good.pth'),
+    }
+    torch.save(dict(state_dict=dict(weight=torch.ones(2))),
+               served['good.pth'])
+    downloads = []
+
+    def download(url, dst, *args, **kwargs):
+        downloads.append(url)
+        with open(served[osp.basename(url)], 'rb') as src, \
+                open(dst, 'wb') as out:
+            out.write(src.read())
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', download)
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    with pytest.raises(UnsafeCheckpointError, match='evil.pth'):
+        CheckpointLoader.load_checkpoint('https://example.org/w/evil.pth')
+    assert not osp.exists(marker)
+    for _ in range(2):  # the second load finds the downloaded file
+        loaded = CheckpointLoader.load_checkpoint(
+            'https://example.org/w/good.pth', map_location='cpu')
+        torch.testing.assert_close(loaded['state_dict']['weight'],
+                                   torch.ones(2))
+    assert downloads == ['https://example.org/w/evil.pth',
+                         'https://example.org/w/good.pth']
