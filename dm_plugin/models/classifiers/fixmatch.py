@@ -16,7 +16,8 @@ from mmpretrain.structures import DataSample
 
 from dm_plugin.datasets.semi_supervised import split_semi_supervised_batch
 from dm_plugin.validation import check_number
-from .semi_ema import frozen_copy, momentum_update
+from .semi_ema import (copy_features, frozen_copy, load_copies,
+                       momentum_update)
 
 
 def pseudo_labels(logits: torch.Tensor, threshold: float
@@ -156,9 +157,7 @@ class FixMatch(ImageClassifier):
     def init_weights(self):
         """Initialise the network, then start the EMA from it."""
         super().init_weights()
-        parts = self.network_parts()
-        for name, target in self.ema.items():
-            target.load_state_dict(parts[name].state_dict())
+        load_copies(self.ema, self.network_parts())
 
     def train(self, mode: bool = True):
         """Set the training mode; the EMA evaluation model stays in eval."""
@@ -169,16 +168,11 @@ class FixMatch(ImageClassifier):
     def update_ema(self, momentum: float, buffers: bool = True) -> None:
         """One EMA step of every network part (see :func:`momentum_update`
         for ``buffers``)."""
-        parts = self.network_parts()
-        for name, target in self.ema.items():
-            momentum_update(target, parts[name], momentum, buffers)
+        momentum_update(self.ema, self.network_parts(), momentum, buffers)
 
     def ema_features(self, inputs: torch.Tensor) -> tuple:
         """Features of the EMA network (backbone, then neck)."""
-        feats = self.ema['backbone'](inputs)
-        if 'neck' in self.ema:
-            feats = self.ema['neck'](feats)
-        return feats
+        return copy_features(self.ema, inputs)
 
     def logits(self, inputs: torch.Tensor) -> torch.Tensor:
         """(N, num_classes) logits of the model."""

@@ -21,7 +21,8 @@ from dm_plugin.datasets.semi_supervised import split_semi_supervised_batch
 from dm_plugin.validation import check_int, check_number
 from .fixmatch import (check_semi_supervised_model, gt_labels,
                        unlabeled_statistics)
-from .semi_ema import frozen_copy, momentum_update
+from .semi_ema import (copy_features, frozen_copy, load_copies,
+                       momentum_update)
 
 
 def pgc_loss(query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor,
@@ -74,22 +75,29 @@ def enqueue_by_class(queue: torch.Tensor, pointer: torch.Tensor,
         keys (Tensor): (N, D) keys.
         labels (Tensor): (N,) their classes.
     """
-    num_classes, queue_size, _ = queue.shape
-    num = labels.numel()
+    slot, source, count = queue_writes(pointer, labels, queue.size(1))
+    queue[labels, slot] = keys[source].to(queue.dtype)
+    pointer.copy_((pointer + count) % queue.size(1))
+
+
+def queue_writes(pointer: torch.Tensor, labels: torch.Tensor,
+                 queue_size: int) -> tuple:
+    """Where :func:`enqueue_by_class` writes: (N,) slot of each key in its
+    class's ring buffer, (N,) index of the key whose value it writes there
+    (the last key of the batch bound for that slot, so that repeated slots
+    carry equal values and the order of the writes is moot) and (C,) keys
+    per class."""
+    num_classes, num = pointer.numel(), labels.numel()
     one_hot = F.one_hot(labels, num_classes)
     rank = one_hot.cumsum(dim=0).gather(1, labels[:, None]).squeeze(1) - 1
     count = one_hot.sum(dim=0)
-    # Every key writes the value of the last key bound for its slot, so
-    # repeated indices carry equal values and the write order is moot.
     last_rank = rank + queue_size * torch.div(
         count[labels] - 1 - rank, queue_size, rounding_mode='floor')
     by_class_rank = labels.new_empty(num_classes * num)
     by_class_rank[labels * num + rank] = torch.arange(
         num, device=labels.device)
     source = by_class_rank[labels * num + last_rank]
-    slot = (pointer[labels] + rank) % queue_size
-    queue[labels, slot] = keys[source].to(queue.dtype)
-    pointer.copy_((pointer + count) % queue_size)
+    return (pointer[labels] + rank) % queue_size, source, count
 
 
 @MODELS.register_module()
@@ -190,9 +198,7 @@ class SelfTuning(ImageClassifier):
     def init_weights(self):
         """Initialise the network, then start the key encoder from it."""
         super().init_weights()
-        parts = self.encoder_parts()
-        for name, target in self.key_encoder.items():
-            target.load_state_dict(parts[name].state_dict())
+        load_copies(self.key_encoder, self.encoder_parts())
 
     def embed(self, feats: tuple) -> torch.Tensor:
         """(N, D) normalised query embedding of the neck's features."""
@@ -202,12 +208,8 @@ class SelfTuning(ImageClassifier):
     def keys(self, inputs: torch.Tensor) -> torch.Tensor:
         """One momentum step of the key encoder, then the (N, D)
         normalised keys of ``inputs``."""
-        parts = self.encoder_parts()
-        for name, target in self.key_encoder.items():
-            momentum_update(target, parts[name], self.momentum)
-        feats = self.key_encoder['backbone'](inputs)
-        if 'neck' in self.key_encoder:
-            feats = self.key_encoder['neck'](feats)
+        momentum_update(self.key_encoder, self.encoder_parts(), self.momentum)
+        feats = copy_features(self.key_encoder, inputs)
         return F.normalize(self.key_encoder['projector'](feats)[-1], dim=-1)
 
     def contrastive_loss(self, query_feats: tuple, key_inputs: torch.Tensor,
