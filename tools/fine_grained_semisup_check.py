@@ -103,6 +103,8 @@ def run_config(method: str, data_root: str, work_dir: str, epochs: int,
         'val_dataloader.num_workers': 0,
         'test_dataloader.num_workers': 0,
         'data_preprocessor.num_classes': num_classes,
+        'val_evaluator.topk': (1, ),
+        'test_evaluator.topk': (1, ),
     })
     # Replaced, not merged: the CUB dataset's own keys must go.
     train_set = cfg.train_dataloader.dataset
