@@ -20,8 +20,8 @@ from mmpretrain.structures import DataSample
 from dm_plugin.datasets.semi_supervised import (item_partners,
                                                 split_semi_supervised_batch)
 from dm_plugin.validation import check_number
-from .fixmatch import (FixMatch, gt_labels, pseudo_labels,
-                       unlabeled_statistics)
+from .fixmatch import (FixMatch, gt_labels, masked_cross_entropy,
+                       pseudo_labels, unlabeled_statistics)
 from .semi_mixing import SemiMixupTerms
 from .semi_schedules import ema_momentum, training_progress
 
@@ -180,11 +180,10 @@ class DMixMatch(SemiMixupTerms, FixMatch):
 
         with torch.no_grad():
             teacher_logits = self.ema['head'](self.ema_features(weak))
-        pseudo, confidence = pseudo_labels(teacher_logits, self.threshold)
+        pseudo, confidence = pseudo_labels(teacher_logits)
         mask = (confidence >= self.threshold).float()
-        masked = F.cross_entropy(
-            self.logits(strong).float(), pseudo, reduction='none') * mask
-        losses['loss_u'] = self.lambda_u * masked.mean()
+        losses['loss_u'] = self.lambda_u * masked_cross_entropy(
+            self.logits(strong), pseudo, mask)
 
         if self.lu_weight:
             lu_weight = self.scheduled_lu_weight()

@@ -20,8 +20,7 @@ from .semi_ema import (copy_features, frozen_copy, load_copies,
                        momentum_update)
 
 
-def pseudo_labels(logits: torch.Tensor, threshold: float
-                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+def pseudo_labels(logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
     """FixMatch's hard pseudo-labels and their confidence.
 
     (N, C) logits -> (N,) argmax classes and (N,) float32 largest softmax
@@ -29,6 +28,15 @@ def pseudo_labels(logits: torch.Tensor, threshold: float
     """
     confidence, labels = logits.detach().float().softmax(dim=-1).max(dim=-1)
     return labels, confidence
+
+
+def masked_cross_entropy(logits: torch.Tensor, pseudo: torch.Tensor,
+                         mask: torch.Tensor) -> torch.Tensor:
+    """FixMatch's unlabeled loss: the (U,) cross-entropies of (U, C) strong
+    logits against (U,) pseudo-labels, times the (U,) mask, averaged over
+    all ``U`` (not only the kept ones)."""
+    return (F.cross_entropy(logits.float(), pseudo, reduction='none') *
+            mask).mean()
 
 
 def pseudo_label_accuracy(pseudo: torch.Tensor, mask: torch.Tensor,
@@ -187,13 +195,12 @@ class FixMatch(ImageClassifier):
         labels = gt_labels(data_samples, inputs.device)
         labeled_logits, weak_logits, strong_logits = self.logits(
             inputs).split([labeled.size(0), weak.size(0), weak.size(0)])
-        pseudo, confidence = pseudo_labels(weak_logits, self.threshold)
+        pseudo, confidence = pseudo_labels(weak_logits)
         mask = (confidence >= self.threshold).float()
-        masked = F.cross_entropy(
-            strong_logits.float(), pseudo, reduction='none') * mask
         losses = dict(
             loss_x=F.cross_entropy(labeled_logits.float(), labels),
-            loss_u=self.lambda_u * masked.mean())
+            loss_u=self.lambda_u * masked_cross_entropy(
+                strong_logits, pseudo, mask))
         losses.update(unlabeled_statistics(data_samples, pseudo, mask))
         return losses
 

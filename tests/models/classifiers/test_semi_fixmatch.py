@@ -52,7 +52,7 @@ def test_without_unlabeled_labels_no_pseudo_accuracy():
 def test_pseudo_labels_and_confidence(threshold):
     torch.manual_seed(0)
     logits = torch.randn(200, 4, requires_grad=True) * 3
-    labels, confidence = pseudo_labels(logits, threshold)
+    labels, confidence = pseudo_labels(logits)
     probs = logits.softmax(dim=-1)
     assert torch.equal(labels, probs.argmax(dim=-1))
     torch.testing.assert_close(confidence, probs.max(dim=-1).values)
