@@ -1,5 +1,6 @@
-# FixMatch, WRN-28-2, CIFAR-10 with 4000 labels (400 per class).
-_base_ = ['./_base_/fixmatch_cifar.py']
+# FixMatch, WRN-28-2, CIFAR-10 with 4,000 labels (400 per class); otherwise
+# as wrn28_2_fixmatch_cifar10_250.py (FixMatch's CIFAR-10 setting).
+_base_ = ['./wrn28_2_fixmatch_cifar10_250.py']
 
 train_dataloader = dict(
     dataset=dict(

@@ -1,5 +1,6 @@
-# FixMatch, WRN-28-8, CIFAR-100 with 400 labels (4 per class).
-_base_ = ['./_base_/fixmatch_cifar100.py']
+# FixMatch, WRN-28-8, CIFAR-100 with 400 labels (4 per class); otherwise as
+# wrn28_8_fixmatch_cifar100_10000.py (FixMatch's CIFAR-100 setting).
+_base_ = ['./wrn28_8_fixmatch_cifar100_10000.py']
 
 train_dataloader = dict(
     dataset=dict(

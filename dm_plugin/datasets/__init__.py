@@ -1,13 +1,16 @@
 from .class_balanced_subset import ClassBalancedSubset
 from .digits import DigitsDataset
 from .fgvc_aircraft import FGVCAircraftDataset
-from .semi_supervised import SemiSupervisedDataset, semi_supervised_collate
+from .fixmatch_augment import FixMatchRandAugment
+from .semi_supervised import (SemiSupervisedDataset, semi_supervised_collate,
+                              split_semi_supervised_batch)
 from .stanford_cars import StanfordCarsDataset
 from .tiny_imagenet import TinyImageNetDataset
 from .transforms import SafeLoadImageFromFile
 
 __all__ = [
     'ClassBalancedSubset', 'DigitsDataset', 'FGVCAircraftDataset',
-    'SafeLoadImageFromFile', 'SemiSupervisedDataset', 'StanfordCarsDataset',
-    'TinyImageNetDataset', 'semi_supervised_collate'
+    'FixMatchRandAugment', 'SafeLoadImageFromFile', 'SemiSupervisedDataset',
+    'StanfordCarsDataset', 'TinyImageNetDataset', 'semi_supervised_collate',
+    'split_semi_supervised_batch'
 ]

@@ -1,15 +1,21 @@
-"""Labeled / unlabeled view of a classification dataset for FixMatch-style
-semi-supervised training (Sohn et al., "FixMatch", NeurIPS 2020).
+"""Labeled / unlabeled view of a classification dataset for semi-supervised
+training: FixMatch (Sohn et al., NeurIPS 2020), DMixMatch, Self-Tuning (Wang
+et al., ICML 2021) and DMixTuning.
 
-Batching design: one dataset item is one labeled sample (weak view) plus
-``mu`` unlabeled samples, each as a weak and a strong view. mmengine's
-samplers then draw items as usual, and :func:`semi_supervised_collate` lays a
-batch of ``B`` items out as one flat batch of ``B * (1 + 2 * mu)`` images::
+Batching design: one dataset item is one labeled sample (``V`` views, 1 for
+FixMatch, 2 for Self-Tuning) plus ``mu`` unlabeled samples, each as a weak and
+a strong view. mmengine's samplers then draw items as usual, and
+:func:`semi_supervised_collate` lays a batch of ``B`` items out as one flat
+batch of ``B * (V + 2 * mu)`` images::
 
-    [labeled weak (B) | unlabeled weak (B * mu) | unlabeled strong (B * mu)]
+    [labeled view 1 (B) | ... | labeled view V (B) |
+     unlabeled weak (B * mu) | unlabeled strong (B * mu)]
 
 with the ``B`` labeled data samples, so the stock ``ClsDataPreprocessor``
-normalises all views in one go and :class:`SemiDMClassifier` splits them.
+normalises all views in one go and the classifier splits them again with
+:func:`split_semi_supervised_batch`. The first unlabeled sample of item ``i``
+is weak view ``i * mu``: the fixed partner of labeled sample ``i`` in
+DMixMatch's and DMixTuning's labeled-unlabeled mixup.
 """
 import copy
 import json
@@ -24,9 +30,10 @@ from mmengine.registry import FUNCTIONS
 from mmpretrain.registry import DATASETS, TRANSFORMS
 from torch.utils.data import Dataset
 
-from dm_plugin.validation import check_int, check_number
+from dm_plugin.validation import check_choice, check_int, check_number
 
 UNKNOWN_LABEL = -1
+UNLABELED_POOLS = ('rest', 'all')
 
 
 def build_pipeline(pipeline: Sequence, name: str) -> Compose:
@@ -83,17 +90,20 @@ def draw_labeled_split(labels: np.ndarray,
 @DATASETS.register_module()
 class SemiSupervisedDataset(Dataset):
     """A class-balanced labeled subset of a classification dataset, with the
-    rest as unlabeled data, for FixMatch (+ Decoupled Mixup) training.
+    rest (or everything) as unlabeled data, for semi-supervised training.
 
-    Papers: Sohn et al., "FixMatch", NeurIPS 2020; Liu, Li et al.,
-    "Harnessing Hard Mixed Samples with Decoupled Regularizer", NeurIPS 2023.
+    Papers: Sohn et al., "FixMatch", NeurIPS 2020; Wang et al.,
+    "Self-Tuning for Data-Efficient Deep Learning", ICML 2021; Liu, Li et
+    al., "Harnessing Hard Mixed Samples with Decoupled Regularizer", NeurIPS
+    2023.
 
     Item ``i`` holds the labeled sample ``i mod L`` (``L`` labeled samples)
-    through ``weak_pipeline``, and the ``mu`` unlabeled samples of chunk ``i``
-    through ``weak_pipeline`` and ``strong_pipeline``. The unlabeled samples
-    are shuffled once (seeded by ``split_seed``) and cut into
-    ``ceil(U / mu)`` chunks (the last one wraps around), so one pass over the
-    items shows every unlabeled sample once; the sampler shuffles the chunks.
+    through ``weak_pipeline`` ``labeled_views`` times, and the ``mu``
+    unlabeled samples of chunk ``i`` through ``weak_pipeline`` and
+    ``strong_pipeline``. The unlabeled samples are shuffled once (seeded by
+    ``split_seed``) and cut into ``ceil(U / mu)`` chunks (the last one wraps
+    around), so one pass over the items shows every unlabeled sample once
+    (an epoch, as OpenMixup counts it); the sampler shuffles the chunks.
     True labels of unlabeled samples travel in the labeled data sample as
     ``unlabeled_gt_label`` (``-1`` where unknown), for logging pseudo-label
     accuracy only.
@@ -109,8 +119,9 @@ class SemiSupervisedDataset(Dataset):
             ``[dict(type='LoadImageFromFile')]``; empty for in-memory sets).
         weak_pipeline (list[dict]): Weak augmentation ending in
             ``PackInputs``; used for labeled samples and unlabeled weak views.
-        strong_pipeline (list[dict]): Strong augmentation (RandAugment,
-            Cutout) ending in ``PackInputs``.
+        strong_pipeline (list[dict]): Strong augmentation (FixMatch's
+            RandAugment and Cutout) ending in ``PackInputs``; Self-Tuning
+            takes two views from the same (weak) pipeline.
         labeled_per_class (int, optional): Labeled samples per class (e.g. 25
             for CIFAR-10 with 250 labels).
         labeled_ratio (float, optional): Fraction of each class that is
@@ -122,6 +133,12 @@ class SemiSupervisedDataset(Dataset):
         split_file (str, optional): JSON file of the split, written if
             missing and read if present. ``None`` keeps the seeded split in
             memory only.
+        labeled_views (int): Views of each labeled sample (1 for FixMatch
+            and DMixMatch, 2 for Self-Tuning's query and key). Defaults to 1.
+        unlabeled_pool (str): ``'rest'``: the unlabeled data are the samples
+            not labeled; ``'all'``: every sample, labeled ones included (what
+            FixMatch's and OpenMixup's CIFAR code train on). Defaults to
+            ``'rest'``.
     """
 
     def __init__(self,
@@ -132,7 +149,9 @@ class SemiSupervisedDataset(Dataset):
                  labeled_ratio: Optional[float] = None,
                  mu: int = 7,
                  split_seed: int = 0,
-                 split_file: Optional[str] = None):
+                 split_file: Optional[str] = None,
+                 labeled_views: int = 1,
+                 unlabeled_pool: str = 'rest'):
         if (labeled_per_class is None) == (labeled_ratio is None):
             raise ValueError('give exactly one of labeled_per_class and '
                              'labeled_ratio')
@@ -145,6 +164,8 @@ class SemiSupervisedDataset(Dataset):
                                  'unlabeled samples')
         check_int('mu', mu, 1)
         check_int('split_seed', split_seed, 0)
+        check_int('labeled_views', labeled_views, 1)
+        check_choice('unlabeled_pool', unlabeled_pool, UNLABELED_POOLS)
         self.dataset = DATASETS.build(dataset) if isinstance(dataset,
                                                              dict) else dataset
         self.weak_pipeline = build_pipeline(weak_pipeline, 'weak_pipeline')
@@ -155,10 +176,14 @@ class SemiSupervisedDataset(Dataset):
         self.mu = mu
         self.split_seed = split_seed
         self.split_file = split_file
+        self.labeled_views = labeled_views
+        self.unlabeled_pool = unlabeled_pool
 
         labels = dataset_labels(self.dataset)
         self.labeled_indices = self._load_or_draw_split(labels)
-        unlabeled = np.setdiff1d(np.arange(labels.size), self.labeled_indices)
+        unlabeled = np.arange(labels.size)
+        if unlabeled_pool == 'rest':
+            unlabeled = np.setdiff1d(unlabeled, self.labeled_indices)
         if unlabeled.size == 0:
             raise ValueError('every sample is labeled: no unlabeled data left')
         chunk_rng = np.random.default_rng([split_seed, 1])
@@ -229,7 +254,11 @@ class SemiSupervisedDataset(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f'index {index} out of range for '
                              f'{len(self)} items')
-        labeled = self.weak_pipeline(self.dataset[self.labeled_index(index)])
+        loaded = self.dataset[self.labeled_index(index)]
+        labeled = [
+            self.weak_pipeline(copy.deepcopy(loaded))
+            for _ in range(self.labeled_views)
+        ]
         weak_inputs, strong_inputs, true_labels = [], [], []
         for unlabeled_index in self.chunk(index):
             loaded = self.dataset[int(unlabeled_index)]
@@ -241,11 +270,11 @@ class SemiSupervisedDataset(Dataset):
             true_labels.append(
                 int(sample.gt_label) if 'gt_label' in sample
                 else UNKNOWN_LABEL)
-        data_sample = labeled['data_samples']
+        data_sample = labeled[0]['data_samples']
         data_sample.set_field(
             torch.tensor(true_labels), 'unlabeled_gt_label')
         return dict(
-            inputs=labeled['inputs'],
+            labeled_inputs=[view['inputs'] for view in labeled],
             data_samples=data_sample,
             weak_inputs=weak_inputs,
             strong_inputs=strong_inputs)
@@ -255,20 +284,28 @@ class SemiSupervisedDataset(Dataset):
 def semi_supervised_collate(data_batch: List[dict]) -> dict:
     """Collate :class:`SemiSupervisedDataset` items into one flat batch.
 
-    Returns ``dict(inputs, data_samples)``: ``inputs`` holds the ``B`` labeled
-    views, then the ``B * mu`` unlabeled weak views, then the ``B * mu``
-    strong views in the same order (stacked into one (B(1+2mu), C, H, W)
-    tensor when all views share a shape, else a list); ``data_samples`` are
-    the ``B`` labeled samples. Use it as the train dataloader's
+    Returns ``dict(inputs, data_samples)``: ``inputs`` holds the ``B``
+    labeled samples' first views, then their second views (if any), ..., then
+    the ``B * mu`` unlabeled weak views, then the ``B * mu`` strong views in
+    the same order (stacked into one (B(V+2mu), C, H, W) tensor when all
+    views share a shape, else a list); ``data_samples`` are the ``B`` labeled
+    samples. Use it as the train dataloader's
     ``collate_fn=dict(type='semi_supervised_collate')``.
     """
     if not data_batch or not all(
             isinstance(item, dict) and 'weak_inputs' in item
             for item in data_batch):
         raise TypeError('semi_supervised_collate collates items of '
-                        'SemiSupervisedDataset (dicts with weak_inputs and '
-                        'strong_inputs)')
-    inputs = [item['inputs'] for item in data_batch]
+                        'SemiSupervisedDataset (dicts with labeled_inputs, '
+                        'weak_inputs and strong_inputs)')
+    num_views = {len(item['labeled_inputs']) for item in data_batch}
+    if len(num_views) != 1:
+        raise ValueError('items of one batch hold different numbers of '
+                         f'labeled views: {sorted(num_views)}')
+    inputs = [
+        item['labeled_inputs'][view] for view in range(num_views.pop())
+        for item in data_batch
+    ]
     inputs += [view for item in data_batch for view in item['weak_inputs']]
     inputs += [view for item in data_batch for view in item['strong_inputs']]
     if len({tuple(view.shape) for view in inputs}) == 1:
@@ -276,3 +313,37 @@ def semi_supervised_collate(data_batch: List[dict]) -> dict:
     return dict(
         inputs=inputs,
         data_samples=[item['data_samples'] for item in data_batch])
+
+
+def split_semi_supervised_batch(inputs: torch.Tensor, num_labeled: int,
+                                labeled_views: int = 1) -> tuple:
+    """Undo :func:`semi_supervised_collate` on a preprocessed batch.
+
+    Args:
+        inputs (Tensor): (B * (V + 2 * mu), C, H, W) images.
+        num_labeled (int): ``B``, the number of labeled data samples.
+        labeled_views (int): ``V``, views of each labeled sample.
+
+    Returns:
+        tuple: a list of ``V`` (B, C, H, W) labeled views, then the
+        (B * mu, C, H, W) unlabeled weak and strong views.
+    """
+    unlabeled = inputs.size(0) - num_labeled * labeled_views
+    if num_labeled == 0 or unlabeled <= 0 or unlabeled % (2 * num_labeled):
+        raise ValueError(
+            f'got {inputs.size(0)} images for {num_labeled} labeled samples '
+            f'with {labeled_views} view(s) each; expected B * (V + 2 * mu) '
+            'images laid out by semi_supervised_collate (train with '
+            f'SemiSupervisedDataset(labeled_views={labeled_views}) and '
+            "collate_fn=dict(type='semi_supervised_collate'))")
+    sizes = [num_labeled] * labeled_views + [unlabeled // 2] * 2
+    *labeled, weak, strong = inputs.split(sizes)
+    return labeled, weak, strong
+
+
+def item_partners(num_labeled: int, num_unlabeled: int,
+                  device: torch.device) -> torch.Tensor:
+    """(B,) index of the first unlabeled view of each item in a collated
+    batch: ``i * mu``, the fixed unlabeled partner of labeled sample ``i``."""
+    return torch.arange(num_labeled, device=device) * (
+        num_unlabeled // num_labeled)

@@ -8,7 +8,9 @@ from mmengine.registry import FUNCTIONS
 from mmpretrain.registry import DATASETS
 
 from dm_plugin.datasets.semi_supervised import (draw_labeled_split,
-                                                semi_supervised_collate)
+                                                item_partners,
+                                                semi_supervised_collate,
+                                                split_semi_supervised_batch)
 from conftest import write_image_folder
 
 NUM_CLASSES, PER_CLASS = 3, 10
@@ -118,6 +120,8 @@ def test_corrupt_split_file_is_refused(folder, tmp_path):
     (dict(labeled_per_class=2.0), TypeError, 'labeled_per_class'),
     (dict(mu=0), ValueError, 'mu'),
     (dict(split_seed=-1), ValueError, 'split_seed'),
+    (dict(labeled_views=0), ValueError, 'labeled_views'),
+    (dict(unlabeled_pool='none'), ValueError, 'unlabeled_pool'),
 ])
 def test_bad_arguments(folder, kwargs, error, message):
     args = dict(labeled_per_class=2)
@@ -148,8 +152,9 @@ def test_items_cover_unlabeled_data_in_chunks_of_mu(folder):
 def test_item_views(folder):
     dataset = make(folder, mu=3)
     item = dataset[1]
-    assert set(item) == {'inputs', 'data_samples', 'weak_inputs',
+    assert set(item) == {'labeled_inputs', 'data_samples', 'weak_inputs',
                          'strong_inputs'}
+    assert len(item['labeled_inputs']) == 1
     assert len(item['weak_inputs']) == len(item['strong_inputs']) == 3
     labels = dataset.dataset.get_gt_labels()
     chunk = dataset.chunk(1)
@@ -167,34 +172,91 @@ def test_item_views(folder):
         assert (strong[:, differs] == 0).all()
 
 
+def test_labeled_views_are_separate_draws_of_the_weak_pipeline(folder):
+    """Self-Tuning's query and key views of a labeled image."""
+    weak = [dict(type='Cutout', shape=3, pad_val=0, prob=1.0),
+            dict(type='PackInputs')]
+    dataset = make(folder, weak=weak, labeled_views=2, mu=1)
+    np.random.seed(0)
+    first, second = dataset[0]['labeled_inputs']
+    raw = torch.from_numpy(
+        dataset.dataset[dataset.labeled_index(0)]['img']).permute(2, 0, 1)
+    for view in (first, second):
+        assert 0 < (view != raw).any(dim=0).sum() <= 9
+    assert not torch.equal(first, second)
+
+
+def test_unlabeled_pool_all_includes_the_labeled_samples(folder):
+    dataset = make(folder, labeled_per_class=2, unlabeled_pool='all', mu=4)
+    assert sorted(dataset.unlabeled_indices) == list(range(30))
+    assert set(dataset.labeled_indices) <= set(dataset.unlabeled_indices)
+    assert len(dataset) == 8  # ceil(30 / 4)
+
+
 def test_weak_and_strong_views_differ_with_fixmatch_augmentations(tmp_path):
     from mmengine.config import Config
     cfg = Config.fromfile(
         osp.join(osp.dirname(__file__), '..', '..', 'configs', 'semisup',
-                 '_base_', 'fixmatch_cifar.py'))
+                 '_base_', 'cifar10_semisup.py'))
     folder = write_image_folder(str(tmp_path / 'cifar'), size=(32, 32))
     dataset = make(folder, weak=cfg.weak_pipeline, strong=cfg.strong_pipeline,
                    labeled_per_class=1, mu=3)
     np.random.seed(0)
     item = dataset[0]
-    assert item['inputs'].shape == (3, 32, 32)
+    assert item['labeled_inputs'][0].shape == (3, 32, 32)
     for weak, strong in zip(item['weak_inputs'], item['strong_inputs']):
         assert weak.shape == strong.shape == (3, 32, 32)
         assert not torch.equal(weak, strong)
 
 
-def test_collate_lays_out_labeled_weak_strong(folder):
-    dataset = make(folder, mu=3)
+@pytest.mark.parametrize('views', [1, 2])
+def test_collate_lays_out_labeled_weak_strong_and_splits_back(folder, views):
+    dataset = make(folder, mu=3, labeled_views=views)
     items = [dataset[i] for i in range(2)]
     batch = FUNCTIONS.get('semi_supervised_collate')(items)
     inputs = batch['inputs']
-    assert inputs.shape == (2 * (1 + 2 * 3), 3, 8, 8)
+    assert inputs.shape == (2 * (views + 2 * 3), 3, 8, 8)
     assert inputs.dtype == torch.uint8
     assert batch['data_samples'] == [item['data_samples'] for item in items]
-    expected = [item['inputs'] for item in items]
+    expected = [item['labeled_inputs'][v] for v in range(views)
+                for item in items]
     expected += [v for item in items for v in item['weak_inputs']]
     expected += [v for item in items for v in item['strong_inputs']]
     torch.testing.assert_close(inputs, torch.stack(expected))
+
+    labeled, weak, strong = split_semi_supervised_batch(inputs, 2, views)
+    assert len(labeled) == views
+    for v in range(views):
+        torch.testing.assert_close(
+            labeled[v], torch.stack([item['labeled_inputs'][v]
+                                     for item in items]))
+    torch.testing.assert_close(
+        weak, torch.stack([v for item in items for v in item['weak_inputs']]))
+    torch.testing.assert_close(
+        strong,
+        torch.stack([v for item in items for v in item['strong_inputs']]))
+    # The fixed partner of labeled sample i is the first unlabeled sample
+    # of its own item.
+    partners = item_partners(2, weak.size(0), weak.device)
+    assert partners.tolist() == [0, 3]
+    for i, item in enumerate(items):
+        torch.testing.assert_close(weak[partners[i]], item['weak_inputs'][0])
+
+
+@pytest.mark.parametrize('size, labeled, views', [
+    (2 + 2 * 6, 2, 2),  # a FixMatch-style batch read as Self-Tuning's
+    (2 * (2 + 2 * 3), 2, 1),  # a Self-Tuning batch read as FixMatch's
+    (5, 0, 1),
+])
+def test_split_refuses_another_layout(size, labeled, views):
+    with pytest.raises(ValueError, match='semi_supervised_collate'):
+        split_semi_supervised_batch(torch.zeros(size, 3, 4, 4), labeled, views)
+
+
+def test_collate_refuses_items_with_different_view_counts(folder):
+    items = [make(folder, mu=1)[0], make(folder, mu=1, labeled_views=2)[0]]
+    with pytest.raises(ValueError, match='labeled views'):
+        semi_supervised_collate(items)
 
 
 def test_collate_keeps_a_list_for_mixed_shapes(folder):

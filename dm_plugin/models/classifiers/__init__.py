@@ -1,4 +1,9 @@
+from .dmix_tuning import DMixTuning
+from .dmixmatch import DMixMatch
+from .fixmatch import FixMatch
 from .mixup_classifier import MixupClassifier
-from .semi_dm_classifier import SemiDMClassifier
+from .self_tuning import SelfTuning
 
-__all__ = ['MixupClassifier', 'SemiDMClassifier']
+__all__ = [
+    'DMixMatch', 'DMixTuning', 'FixMatch', 'MixupClassifier', 'SelfTuning'
+]

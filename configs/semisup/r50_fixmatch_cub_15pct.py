@@ -1,8 +1,0 @@
-# FixMatch, ImageNet-pretrained ResNet-50, CUB-200-2011 with 15% of each class
-# labeled.
-_base_ = ['./_base_/fixmatch_cub.py']
-
-train_dataloader = dict(
-    dataset=dict(
-        labeled_ratio=0.15,
-        split_file='work_dirs/semi_splits/cub_15pct_seed0.json'))

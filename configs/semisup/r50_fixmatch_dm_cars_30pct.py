@@ -1,5 +1,0 @@
-# FixMatch + Decoupled Mixup, ImageNet-pretrained ResNet-50, Stanford Cars with
-# 30% of each class labeled (the same split file as the FixMatch run).
-_base_ = ['./r50_fixmatch_cars_30pct.py']
-
-model = dict(dm=True)

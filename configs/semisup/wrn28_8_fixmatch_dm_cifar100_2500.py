@@ -1,6 +1,0 @@
-# FixMatch + Decoupled Mixup, WRN-28-8, CIFAR-100 with 2500 labels: the same
-# split file as the FixMatch run, plus Mixup between labeled and pseudo-labeled
-# samples trained with DecoupledMixupLoss (eta=0.1).
-_base_ = ['./wrn28_8_fixmatch_cifar100_2500.py']
-
-model = dict(dm=True)
