@@ -18,7 +18,7 @@ from PIL import Image
 from conftest import write_image_folder
 from dm_plugin.datasets import CachedImageDataset, cached_image_collate
 from dm_plugin.datasets import cached_images
-from test_cifar_pickle import write_cifar10
+from test_cifar_pickle import write_cifar
 from test_tiny_imagenet import write_tiny_imagenet
 
 
@@ -146,13 +146,14 @@ def test_pickled_for_spawned_workers_without_the_images(folder, tmp_path):
     np.testing.assert_array_equal(clone.images, dataset.images)
 
 
-def test_cifar_layout(tmp_path):
-    images, labels = write_cifar10(tmp_path / 'cifar10')
-    dataset = build(str(tmp_path / 'cifar10'), tmp_path, layout='cifar10')
+@pytest.mark.parametrize('variant', ['cifar10', 'cifar100'])
+def test_cifar_layouts(tmp_path, variant):
+    images, labels = write_cifar(tmp_path / variant, variant)
+    dataset = build(str(tmp_path / variant), tmp_path, layout=variant)
     np.testing.assert_array_equal(dataset.images, images)
     assert dataset.labels.tolist() == labels.tolist()
     assert dataset.metainfo['classes'] == ('cat', 'dog', 'emu')
-    assert len(build(str(tmp_path / 'cifar10'), tmp_path, layout='cifar10',
+    assert len(build(str(tmp_path / variant), tmp_path, layout=variant,
                      split='test')) == 4
 
 

@@ -6,38 +6,41 @@ import pickle
 import numpy as np
 import pytest
 
-from dm_plugin.datasets.cifar_pickle import (UnsafePickleError, load_pickle,
-                                             read_cifar)
+from dm_plugin.datasets.cifar_pickle import (LAYOUTS, UnsafePickleError,
+                                             load_pickle, read_cifar)
 
 CLASSES = ['cat', 'dog', 'emu']
 
 
-def write_cifar10(root, protocol=2, per_batch=4, bytes_keys=True, seed=0):
-    """A cifar-10-batches-py/ tree with random images; returns (train images
-    (N, 32, 32, 3), train labels)."""
+def write_cifar(root, variant='cifar10', protocol=2, per_batch=4,
+                bytes_keys=True, seed=0):
+    """A cifar-10-batches-py/ (or cifar-100-python/) tree of random images,
+    as the official archives lay it out; returns (train images (N, 32, 32,
+    3), train labels)."""
+    folder, splits, meta, label_key, names_key = LAYOUTS[variant]
     rng = np.random.default_rng(seed)
-    folder = root / 'cifar-10-batches-py'
-    folder.mkdir(parents=True)
-
-    def key(name):
-        return name.encode() if bytes_keys else name
+    (root / folder).mkdir(parents=True)
 
     def dump(name, entry):
-        with open(folder / name, 'wb') as f:
-            pickle.dump({key(k): v for k, v in entry.items()}, f,
-                        protocol=protocol)
+        with open(root / folder / name, 'wb') as f:
+            pickle.dump({k.encode() if bytes_keys else k: v
+                         for k, v in entry.items()}, f, protocol=protocol)
 
     images, labels = [], []
-    for name in [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']:
+    for name in splits['train'] + splits['test']:
         data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
         batch_labels = rng.integers(0, len(CLASSES), per_batch).tolist()
-        dump(name, dict(data=data, labels=batch_labels,
-                        filenames=[b'x.png'] * per_batch))
-        if name != 'test_batch':
+        dump(name, {'data': data, label_key: batch_labels,
+                    'filenames': [b'x.png'] * per_batch})
+        if name in splits['train']:
             images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
             labels += batch_labels
-    dump('batches.meta', dict(label_names=CLASSES, num_vis=3072))
+    dump(meta, {names_key: CLASSES})
     return np.concatenate(images), np.array(labels)
+
+
+def write_cifar10(root, protocol=2, bytes_keys=True):
+    return write_cifar(root, 'cifar10', protocol, bytes_keys=bytes_keys)
 
 
 @pytest.mark.parametrize('protocol,bytes_keys', [(2, True), (4, False),
@@ -51,6 +54,15 @@ def test_reads_images_labels_and_classes(tmp_path, protocol, bytes_keys):
     assert read_images.shape == (20, 32, 32, 3)
     assert read_labels.dtype == np.int64 and classes == tuple(CLASSES)
     assert len(read_cifar(str(tmp_path), 'cifar10', 'test')[0]) == 4
+
+
+def test_reads_cifar100_fine_labels(tmp_path):
+    images, labels = write_cifar(tmp_path, 'cifar100')
+    read_images, read_labels, classes = read_cifar(str(tmp_path), 'cifar100',
+                                                   'train')
+    np.testing.assert_array_equal(read_images, images)
+    np.testing.assert_array_equal(read_labels, labels)
+    assert classes == tuple(CLASSES) and len(read_images) == 4
 
 
 class RunsCode:

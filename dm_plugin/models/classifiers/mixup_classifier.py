@@ -170,9 +170,15 @@ class MixupClassifier(ImageClassifier):
 
     def init_weights(self) -> None:
         """Initialise as :class:`ImageClassifier`, then re-bind the mixers
-        (AutoMix's momentum encoder starts from the initialised weights)."""
+        (AutoMix's momentum encoder starts from the initialised weights).
+        With ``channels_last`` the weights are drawn in the default layout
+        (the same numbers as without it) and converted afterwards."""
+        if self.channels_last:
+            self.to(memory_format=torch.contiguous_format)
         super().init_weights()
         self.bind_mixers()
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
 
     def forward(self,
                 inputs: torch.Tensor,

@@ -106,7 +106,7 @@ class BatchTransformPreprocessor(BaseDataPreprocessor):
                     lambda num: self.uniform(batch_size, num, device))
         if self.to_rgb:
             images = images.flip(1)
-        images = ((images.float() - self.mean) / self.std).contiguous()
+        images = (images.float().contiguous() - self.mean).div_(self.std)
         if training and self.batch_augments is not None:
             labels = torch.cat([sample.gt_label for sample in data_samples])
             scores = F.one_hot(labels, self.num_classes).float()

@@ -12,6 +12,7 @@ import math
 from typing import Callable, Sequence, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from mmengine.logging import print_log
 
 from dm_plugin.validation import check_choice, check_int, check_number
@@ -98,18 +99,12 @@ class BatchRandomCrop:
 
     def apply(self, images: torch.Tensor, params) -> torch.Tensor:
         offset_y, offset_x, crop_h, crop_w = params
-        left, top = self.padding[:2]
-        height, width = images.shape[-2:]
-        device = images.device
-        rows = offset_y[:, None] + torch.arange(crop_h, device=device) - top
-        cols = offset_x[:, None] + torch.arange(crop_w, device=device) - left
-        batch = torch.arange(len(images), device=device)[:, None, None]
-        out = images[batch, :, rows.clamp(0, height - 1)[:, :, None],
-                     cols.clamp(0, width - 1)[:, None, :]]  # (B, h, w, C)
-        inside = (((rows >= 0) & (rows < height))[:, :, None]
-                  & ((cols >= 0) & (cols < width))[:, None, :])
-        out = torch.where(inside[..., None], out, 0)
-        return out.permute(0, 3, 1, 2)
+        left, top, right, bottom = self.padding
+        if any(self.padding):
+            images = F.pad(images, (left, right, top, bottom))
+        windows = images.unfold(2, crop_h, 1).unfold(3, crop_w, 1)
+        batch = torch.arange(len(images), device=images.device)
+        return windows[batch, :, offset_y, offset_x]  # (B, C, h, w)
 
     def __call__(self, images: torch.Tensor, uniform: Uniform):
         return self.apply(images, self.draw(uniform, images.shape[-2:]))
