@@ -414,7 +414,8 @@ def main(argv=None) -> dict:
                                      decode_threads=os.cpu_count())
         sizes[split] = len(dataset)
     phases['decode into the dataset cache'] = time.time() - began
-    log(f'cache: {sizes} images in {phases["decode into the dataset cache"]:.0f} s')
+    log(f'cache: {sizes} images in '
+        f'{phases["decode into the dataset cache"]:.0f} s')
 
     batch = 20 if args.smoke else BATCH
     train_images = 100 if args.smoke else sizes['train']

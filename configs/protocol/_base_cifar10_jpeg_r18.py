@@ -1,27 +1,22 @@
 # Evidence protocol (docs/results.md): ResNet-18 (CIFAR variant) on the
 # CIFAR-10 JPEG copy in ImageFolder layout (data_root/train/<class>/*.jpg,
 # data_root/test/<class>/*.jpg). Variants set the mixer and the loss.
-# Fast path (docs/benchmarks.md): the images are decoded once into a cached
-# uint8 array (CachedImageDataset, cache in $DM_PLUGIN_CACHE_DIR or
-# ~/.cache/dm_plugin), and the random crop (4 pixels of zero padding, as
-# mmpretrain's and OpenMixup's CIFAR pipelines) and flip run on the whole
-# batch on the device (BatchTransformPreprocessor), with the distributions
-# of the per-sample transforms.
-_base_ = ['../_base_/default_runtime.py']
+# Fast path (docs/benchmarks.md), from cifar10_fast_bs100.py: the images are
+# decoded once into a cached uint8 array (CachedImageDataset, cache in
+# $DM_PLUGIN_CACHE_DIR or ~/.cache/dm_plugin), and the random crop (4 pixels
+# of zero padding, as mmpretrain's and OpenMixup's CIFAR pipelines) and flip
+# run on the whole batch on the device (BatchTransformPreprocessor), with
+# the distributions of the per-sample transforms.
+_base_ = [
+    '../_base_/datasets/cifar10_fast_bs100.py',
+    '../_base_/default_runtime.py',
+]
 
 data_root = 'data/cifar10-jpeg'
 
 model = dict(
     type='MixupClassifier',
-    data_preprocessor=dict(
-        type='BatchTransformPreprocessor',
-        num_classes=10,
-        mean=[125.307, 122.961, 113.8575],
-        std=[51.5865, 50.847, 51.255],
-        transforms=[
-            dict(type='RandomCrop', crop_size=32, padding=4),
-            dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-        ]),
+    data_preprocessor={{_base_.data_preprocessor}},
     backbone=dict(type='ResNet_CIFAR', depth=18),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
@@ -33,20 +28,9 @@ model = dict(
 )
 
 train_dataloader = dict(
-    batch_size=100,
-    num_workers=0,  # loading a batch is an index into the cached array
-    dataset=dict(
-        type='CachedImageDataset', data_root=data_root, split='train'),
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='cached_image_collate'),
-)
+    dataset=dict(data_root=data_root, layout='imagefolder'))
 val_dataloader = dict(
-    batch_size=500,
-    num_workers=0,
-    dataset=dict(type='CachedImageDataset', data_root=data_root, split='test'),
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='cached_image_collate'),
-)
+    batch_size=500, dataset=dict(data_root=data_root, layout='imagefolder'))
 val_evaluator = [
     dict(type='Accuracy', topk=(1, 5)),
     dict(type='ECE', n_bins=15),

@@ -16,8 +16,10 @@ spec = importlib.util.spec_from_file_location(
     'benchmark_throughput', osp.join(ROOT, 'tools', 'benchmark_throughput.py'))
 benchmark = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(benchmark)
-SMALL_MODEL = ['model.backbone.stem_channels=8', 'model.backbone.base_channels=8',
-               'model.head.in_channels=64']
+SMALL_MODEL = [
+    'model.backbone.stem_channels=8', 'model.backbone.base_channels=8',
+    'model.head.in_channels=64'
+]
 
 
 def test_tiny_run_reports_every_path_and_the_speedup(tmp_path):
