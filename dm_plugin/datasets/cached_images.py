@@ -15,10 +15,12 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 import torch
+from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
 from mmengine.registry import FUNCTIONS
 from mmpretrain.datasets.custom import find_folders, get_samples
 from mmpretrain.registry import DATASETS
+from mmpretrain.structures import DataSample
 from torch.utils.data import Dataset
 
 from dm_plugin.validation import check_choice, check_int
@@ -307,10 +309,12 @@ class CachedImageDataset(Dataset):
         return len(self.labels)
 
     def __getitem__(self, index: int) -> dict:
-        """One image as ``dict(inputs=(3, H, W) uint8, gt_label=int)``."""
+        """One image as mmpretrain's ``PackInputs`` gives it:
+        ``dict(inputs=(3, H, W) uint8, data_samples=DataSample)``, for
+        tools that index datasets."""
         image = torch.from_numpy(np.array(self.images[index]))
-        return dict(inputs=image.permute(2, 0, 1),
-                    gt_label=int(self.labels[index]))
+        sample = DataSample().set_gt_label(int(self.labels[index]))
+        return dict(inputs=image.permute(2, 0, 1), data_samples=sample)
 
     def __getitems__(self, indices: Sequence[int]) -> dict:
         """A batch: ``dict(inputs=(B, 3, H, W) uint8, gt_label=(B,))``."""
@@ -327,17 +331,9 @@ class CachedImageDataset(Dataset):
 
 @FUNCTIONS.register_module()
 def cached_image_collate(batch) -> dict:
-    """Collate for :class:`CachedImageDataset`: passes on the batch that its
-    ``__getitems__`` built, or stacks single items (from wrappers that fetch
-    item by item)."""
-    if isinstance(batch, Mapping):
-        return batch
-    if not batch or not all(isinstance(item, Mapping) and 'gt_label' in item
-                            for item in batch):
-        raise TypeError('cached_image_collate collates CachedImageDataset '
-                        'items (dicts with inputs and gt_label); use '
-                        'pseudo_collate for other datasets')
-    return dict(
-        inputs=torch.stack([item['inputs'] for item in batch]),
-        gt_label=torch.as_tensor([item['gt_label'] for item in batch]))
+    """Collate for :class:`CachedImageDataset`: passes on the batch its
+    ``__getitems__`` built; single items (from wrappers that fetch item by
+    item) are collated as mmengine's ``pseudo_collate`` does, a layout
+    :class:`BatchTransformPreprocessor` takes as well."""
+    return batch if isinstance(batch, Mapping) else pseudo_collate(batch)
 

@@ -12,7 +12,7 @@ import mmcv
 import numpy as np
 import pytest
 import torch
-from mmpretrain.registry import DATASETS
+from mmpretrain.registry import DATASETS, MODELS
 from PIL import Image
 
 from conftest import write_image_folder
@@ -61,12 +61,18 @@ def test_batches_and_single_items(folder, tmp_path):
                        torch.from_numpy(np.array(dataset.images[0])).permute(
                            2, 0, 1))
     assert cached_image_collate(batch) is batch
+    # single items as PackInputs packs them, for tools that index datasets
     items = [dataset[i] for i in (3, 0, 7)]
-    stacked = cached_image_collate(items)
-    assert torch.equal(stacked['inputs'], batch['inputs'])
-    assert torch.equal(stacked['gt_label'], batch['gt_label'])
-    with pytest.raises(TypeError, match='pseudo_collate'):
-        cached_image_collate([dict(img=1)])
+    assert [int(item['data_samples'].gt_label) for item in items] == \
+        batch['gt_label'].tolist()
+    collated = cached_image_collate(items)
+    preprocess = MODELS.build(dict(type='BatchTransformPreprocessor',
+                                   mean=[0.] * 3, std=[1.] * 3))
+    from_items = preprocess(collated, training=False)
+    from_batch = preprocess(batch, training=False)
+    assert torch.equal(from_items['inputs'], from_batch['inputs'])
+    assert [int(s.gt_label) for s in from_items['data_samples']] == \
+        [int(s.gt_label) for s in from_batch['data_samples']]
 
 
 def test_loader_with_sampler_and_class_balanced_subset(folder, tmp_path):
