@@ -223,12 +223,16 @@ class CachedImageDataset(Dataset):
                           logger='current')
                 fcntl.flock(lock, fcntl.LOCK_EX)
             if not osp.isfile(osp.join(final, 'meta.json')):
-                self._build(final, key, paths, listing)
+                self._build(final, key, listing)
         return final
 
-    def _build(self, final: str, key: str, paths: List[str],
-               listing) -> None:
-        for stale in glob.glob(final + '.tmp-*'):
+    def _build(self, final: str, key: str, listing) -> None:
+        """Decode the source (``listing``: classes, image paths, labels;
+        None for CIFAR pickles) into a temporary folder renamed to
+        ``final``."""
+        # Under the lock: leftovers of crashed builds, or a folder that lost
+        # its meta.json, are nobody's.
+        for stale in glob.glob(final + '.tmp-*') + glob.glob(final):
             shutil.rmtree(stale, ignore_errors=True)
         tmp = f'{final}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}'
         os.makedirs(tmp)
