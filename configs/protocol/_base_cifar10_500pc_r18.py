@@ -4,20 +4,15 @@
 _base_ = ['./_base_cifar10_jpeg_r18.py']
 
 train_dataloader = dict(
-    num_workers=1,
-    persistent_workers=True,
     dataset=dict(
         _delete_=True,
         type='ClassBalancedSubset',
         per_class=500,
         seed=0,  # the subset; the training seed is randomness.seed
         dataset=dict(
-            type='CustomDataset',
-            data_root='data/cifar10-jpeg',
-            data_prefix='train',
-            pipeline={{_base_.train_pipeline}})))
-val_dataloader = dict(num_workers=1)
-test_dataloader = dict(num_workers=1)
+            type='CachedImageDataset',
+            data_root={{_base_.data_root}},
+            split='train')))
 
 epochs = 15
 param_scheduler = dict(T_max=epochs)

@@ -1,3 +1,4 @@
+from .cached_images import CachedImageDataset, cached_image_collate
 from .class_balanced_subset import ClassBalancedSubset
 from .digits import DigitsDataset
 from .fgvc_aircraft import FGVCAircraftDataset
@@ -9,8 +10,9 @@ from .tiny_imagenet import TinyImageNetDataset
 from .transforms import SafeLoadImageFromFile
 
 __all__ = [
-    'ClassBalancedSubset', 'DigitsDataset', 'FGVCAircraftDataset',
-    'FixMatchRandAugment', 'SafeLoadImageFromFile', 'SemiSupervisedDataset',
-    'StanfordCarsDataset', 'TinyImageNetDataset', 'semi_supervised_collate',
+    'CachedImageDataset', 'ClassBalancedSubset', 'DigitsDataset',
+    'FGVCAircraftDataset', 'FixMatchRandAugment', 'SafeLoadImageFromFile',
+    'SemiSupervisedDataset', 'StanfordCarsDataset', 'TinyImageNetDataset',
+    'cached_image_collate', 'semi_supervised_collate',
     'split_semi_supervised_batch'
 ]

@@ -46,3 +46,12 @@ class ClassBalancedSubset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         return self.dataset[int(self.indices[index])]
+
+    def __getitems__(self, indices):
+        """A batch at once where ``dataset`` fetches batches at once
+        (:class:`CachedImageDataset`), else the list of items."""
+        indices = [int(self.indices[index]) for index in indices]
+        getitems = getattr(self.dataset, '__getitems__', None)
+        if getitems is not None:
+            return getitems(indices)
+        return [self.dataset[index] for index in indices]

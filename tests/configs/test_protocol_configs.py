@@ -1,4 +1,6 @@
-"""Every evidence-protocol config builds its model and trains one step."""
+"""Every evidence-protocol config runs the fast path, builds its model and
+trains one step; the DM variants take the paper's settings from
+_paper_dm.py."""
 import glob
 import os.path as osp
 
@@ -7,7 +9,6 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(
@@ -16,19 +17,35 @@ CONFIGS = sorted(
 
 
 def test_protocol_configs_exist():
-    assert len(CONFIGS) >= 10
+    assert len(CONFIGS) >= 12
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
-def test_builds_and_trains_one_step(path):
+def test_fast_path_builds_and_trains_one_step(path):
     cfg = Config.fromfile(path)
+    assert cfg.model.data_preprocessor.type == 'BatchTransformPreprocessor'
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        assert loader.collate_fn == dict(type='cached_image_collate')
+        dataset = loader.dataset.get('dataset', loader.dataset)
+        assert dataset.type == 'CachedImageDataset'
+        assert not loader.get('persistent_workers') or loader.num_workers
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.init_weights()
     optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     batch = dict(
-        inputs=[torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)
-                for _ in range(4)],
-        data_samples=[DataSample().set_gt_label(i % 10) for i in range(4)])
+        inputs=torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8),
+        gt_label=torch.arange(4))
     log_vars = model.train_step(batch, optim_wrapper)
     assert torch.isfinite(log_vars['loss'])
+
+
+@pytest.mark.parametrize('path', [p for p in CONFIGS if p.endswith('_dm.py')],
+                         ids=osp.basename)
+def test_dm_variants_use_the_paper_settings(path):
+    cfg = Config.fromfile(path)
+    paper = Config.fromfile(
+        osp.join(ROOT, 'configs', 'protocol', '_paper_dm.py')).paper_dm
+    settings = paper[cfg.model.mixer.type]
+    assert cfg.model.mixer == settings.mixer
+    assert cfg.model.head.loss == settings.loss

@@ -76,6 +76,13 @@ class MixupClassifier(ImageClassifier):
             the timed span, so ``mix_time`` is its device time. Off by
             default: on GPU ``mix_time`` is then host time (kernel launches
             plus whatever the mixer waits for), and timing adds no sync.
+        channels_last (bool): Keep weights and inputs in the channels-last
+            memory format (faster convolutions on recent GPUs, with
+            ``--amp``). Defaults to False.
+        compile (bool | dict): ``torch.compile`` the backbone and neck in
+            place (``nn.Module.compile``; checkpoint keys do not change),
+            with these ``torch.compile`` arguments when a dict. Defaults to
+            False.
 
     Mixer protocol. A mixer is called as ``mixer(inputs, scores)``, or as
     ``mixer(inputs, scores, model=self)`` when it sets ``needs_model``, and
@@ -111,7 +118,9 @@ class MixupClassifier(ImageClassifier):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None,
                  log_mix_time: str = 'dynamic',
-                 sync_mix_time: bool = False):
+                 sync_mix_time: bool = False,
+                 channels_last: bool = False,
+                 compile: Union[bool, dict] = False):
         if train_cfg and train_cfg.get('augments'):
             raise ValueError(
                 'MixupClassifier mixes batches itself: move '
@@ -140,6 +149,20 @@ class MixupClassifier(ImageClassifier):
         self.log_mix_time = log_mix_time
         self.sync_mix_time = sync_mix_time
         self.bind_mixers()
+        if not isinstance(channels_last, bool):
+            raise TypeError(
+                f'channels_last must be a bool, got {channels_last!r}')
+        self.channels_last = channels_last
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
+        if not isinstance(compile, (bool, dict)):
+            raise TypeError('compile must be a bool or a dict of '
+                            f'torch.compile arguments, got {compile!r}')
+        if compile:
+            options = compile if isinstance(compile, dict) else {}
+            for part in (self.backbone, self.neck):
+                if part is not None:
+                    part.compile(**options)
 
     def bind_mixers(self) -> None:
         """Call each mixer's ``bind_classifier(self)``, where defined."""
@@ -150,9 +173,25 @@ class MixupClassifier(ImageClassifier):
 
     def init_weights(self) -> None:
         """Initialise as :class:`ImageClassifier`, then re-bind the mixers
-        (AutoMix's momentum encoder starts from the initialised weights)."""
+        (AutoMix's momentum encoder starts from the initialised weights).
+        With ``channels_last`` the weights are drawn in the default layout
+        (the same numbers as without it) and converted afterwards."""
+        if self.channels_last:
+            self.to(memory_format=torch.contiguous_format)
         super().init_weights()
         self.bind_mixers()
+        if self.channels_last:
+            self.to(memory_format=torch.channels_last)
+
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        """:meth:`ImageClassifier.forward`, with channels-last inputs when
+        ``channels_last`` is set."""
+        if self.channels_last and inputs.dim() == 4:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        return super().forward(inputs, data_samples, mode)
 
     def one_hot_scores(self, data_samples: List[DataSample]) -> torch.Tensor:
         """(N, num_classes) float scores of the batch's labels."""
