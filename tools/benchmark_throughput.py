@@ -23,8 +23,7 @@ copy). Input paths:
   the batch on the device).
 
 Methods are the GPU protocol's configs (configs/protocol/r18_*.py, ResNet-18
-CIFAR): Mixup + MCE, Mixup + DM, PuzzleMix, AutoMix, and SAMix when it is
-registered in ``dm_plugin.registry.MIXERS`` (the table says so otherwise).
+CIFAR): Mixup + MCE, Mixup + DM, PuzzleMix, AutoMix and SAMix.
 The ceiling is a plain PyTorch loop with the same model, optimizer and
 ``--amp`` / ``--channels-last`` / ``--compile`` settings, on uint8 data
 already on the device (random batches, normalised, cross-entropy, no
@@ -65,20 +64,18 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import dm_plugin  # noqa: E402,F401  (registers models, datasets)
 from dm_plugin.datasets import CachedImageDataset  # noqa: E402
-from dm_plugin.registry import MIXERS  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from visualize_mixers import RESNET18_CIFAR_ARGS  # noqa: E402
 
 PROTOCOL = osp.join(ROOT, 'configs', 'protocol')
 PATHS = ('stock_jpeg', 'stock_pickle', 'fast')
-# name: (label, protocol config, mixer set on top of it)
+# name: (label, protocol config)
 METHODS = {
-    'mixup_mce': ('Mixup + MCE', 'r18_mixup_mce.py', None),
-    'mixup_dm': ('Mixup + DM', 'r18_mixup_dm.py', None),
-    'puzzlemix': ('PuzzleMix', 'r18_puzzlemix_mce.py', None),
-    'automix': ('AutoMix', 'r18_automix_mce.py', None),
-    'samix': ('SAMix', 'r18_mixup_mce.py', 'SAMix'),
+    'mixup_mce': ('Mixup + MCE', 'r18_mixup_mce.py'),
+    'mixup_dm': ('Mixup + DM', 'r18_mixup_dm.py'),
+    'puzzlemix': ('PuzzleMix', 'r18_puzzlemix_mce.py'),
+    'automix': ('AutoMix', 'r18_automix_mce.py'),
+    'samix': ('SAMix', 'r18_samix_mce.py'),
 }
 # A dynamic mixer's step over a static one, as OpenMixup reports it.
 OPENMIXUP_COST = dict(puzzlemix=1.30, automix=2.19, samix=2.15)
@@ -146,12 +143,7 @@ class ThroughputHook(Hook):
 
 
 def method_config(method: str) -> Config:
-    _, config, mixer = METHODS[method]
-    cfg = Config.fromfile(osp.join(PROTOCOL, config))
-    if mixer:
-        cfg.model.mixer = dict(type=mixer, **RESNET18_CIFAR_ARGS.get(mixer,
-                                                                   {}))
-    return cfg
+    return Config.fromfile(osp.join(PROTOCOL, METHODS[method][1]))
 
 
 def input_path(cfg: Config, path: str, args) -> tuple:
@@ -319,7 +311,7 @@ def spread(values) -> str:
     return f'{min(values):,.0f}-{max(values):,.0f}'
 
 
-def report(args, results: dict, loaders: dict, skipped: dict) -> str:
+def report(args, results: dict, loaders: dict) -> str:
     device = (torch.cuda.get_device_name()
               if torch.cuda.is_available() else
               f'CPU ({torch.get_num_threads()} threads)')
@@ -346,10 +338,6 @@ def report(args, results: dict, loaders: dict, skipped: dict) -> str:
             else None
         for method in args.methods:
             label = METHODS[method][0]
-            if method in skipped:
-                lines.append(f'| {path} | {label} | {skipped[method]} | - | '
-                             '- | - | - |')
-                continue
             runs = results[path, method]
             median = statistics.median(r['images_s'] for r in runs)
             cost = f'{base / median:.2f}x' if base else '-'
@@ -428,15 +416,8 @@ def main(argv=None) -> str:
     dataset = CachedImageDataset(args.data, cache_dir=args.cache_dir)
     if 'stock_pickle' in args.paths:
         write_cifar_pickles(dataset, args.pickles)
-    skipped = {
-        method: f"missing: {METHODS[method][2]!r} is not registered in "
-        'dm_plugin.registry.MIXERS'
-        for method in args.methods
-        if METHODS[method][2] and METHODS[method][2] not in
-        MIXERS.module_dict
-    }
     variants = [(path, method) for path in args.paths
-                for method in args.methods if method not in skipped]
+                for method in args.methods]
     variants.append(CEILING)
     plain = PlainLoop(args, dataset)
     results = {variant: [] for variant in variants}
@@ -454,7 +435,7 @@ def main(argv=None) -> str:
         for path in args.paths[shift:] + args.paths[:shift]:
             loaders[path].append(loader_alone(path, args,
                                               args.loader_batches))
-    text = report(args, results, loaders, skipped)
+    text = report(args, results, loaders)
     print('\n' + text, end='')
     if args.out:
         with open(args.out, 'w') as f:

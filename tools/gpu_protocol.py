@@ -22,9 +22,9 @@ data and calls this.) DATA is the CIFAR-10 copy in ImageFolder layout
    the phases' times), the driver's log and the tails of the training logs.
 
 Methods: {Mixup, CutMix} x {MCE, DM with the paper's settings
-(configs/protocol/_paper_dm.py)}, PuzzleMix, AutoMix, and SAMix when it is
-registered in ``dm_plugin.registry.MIXERS`` (reported as missing
-otherwise). ``--smoke`` rehearses everything on the CPU: 10 images per
+(configs/protocol/_paper_dm.py)}, PuzzleMix, AutoMix and SAMix (MCE), one
+config each in configs/protocol (a run whose probe fails is reported as not
+run). ``--smoke`` rehearses everything on the CPU: 10 images per
 class, batch 20, one epoch.
 """
 import argparse
@@ -45,15 +45,15 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, TOOLS)
 
 PROTOCOL = osp.join(ROOT, 'configs', 'protocol')
-# name: (protocol config, mixer set on top of it)
+# name: protocol config
 METHODS = {
-    'mixup_mce': ('r18_mixup_mce.py', None),
-    'mixup_dm': ('r18_mixup_dm.py', None),
-    'cutmix_mce': ('r18_cutmix_mce.py', None),
-    'cutmix_dm': ('r18_cutmix_dm.py', None),
-    'puzzlemix_mce': ('r18_puzzlemix_mce.py', None),
-    'automix_mce': ('r18_automix_mce.py', None),
-    'samix_mce': ('r18_mixup_mce.py', 'SAMix'),
+    'mixup_mce': 'r18_mixup_mce.py',
+    'mixup_dm': 'r18_mixup_dm.py',
+    'cutmix_mce': 'r18_cutmix_mce.py',
+    'cutmix_dm': 'r18_cutmix_dm.py',
+    'puzzlemix_mce': 'r18_puzzlemix_mce.py',
+    'automix_mce': 'r18_automix_mce.py',
+    'samix_mce': 'r18_samix_mce.py',
 }
 OPENMIXUP_COST = dict(puzzlemix_mce=1.30, automix_mce=2.19, samix_mce=2.15)
 BATCH, VAL_BATCH = 100, 500
@@ -117,7 +117,6 @@ def dataset_cfg(args, split: str) -> dict:
 def run_overrides(args, method: str, epochs: int, val_interval: int,
                   probe: bool) -> dict:
     """What the protocol config of ``method`` is run with here."""
-    mixer = METHODS[method][1]
     batch = 20 if args.smoke else BATCH
     val = dict(dataset=dataset_cfg(args, 'test'))
     overrides = dict(
@@ -132,10 +131,6 @@ def run_overrides(args, method: str, epochs: int, val_interval: int,
         env_cfg=dict(cudnn_benchmark=args.cuda),
         model=dict(channels_last=args.channels_last, compile=args.compile),
     )
-    if mixer:
-        from visualize_mixers import RESNET18_CIFAR_ARGS
-        overrides['model']['mixer'] = dict(
-            type=mixer, **RESNET18_CIFAR_ARGS.get(mixer, {}))
     return overrides
 
 
@@ -146,7 +141,7 @@ def launch(args, method: str, phase: str, epochs: int,
     os.makedirs(run_dir, exist_ok=True)
     config = write_config(
         osp.join(run_dir, 'config.py'),
-        osp.join(PROTOCOL, METHODS[method][0]),
+        osp.join(PROTOCOL, METHODS[method]),
         run_overrides(args, method, epochs, val_interval, phase == 'probe'))
     command = [sys.executable, osp.join(TOOLS, 'train.py'), config,
                '--work-dir', run_dir]
@@ -391,20 +386,15 @@ def main(argv=None) -> dict:
 
     import torch
     from dm_plugin.datasets import CachedImageDataset
-    from dm_plugin.registry import MIXERS
     args.cuda = torch.cuda.is_available()
     args.channels_last = args.cuda and not args.no_channels_last
     args.cache_dir = osp.join(args.work_dir, 'cache')
     args.data = osp.abspath(args.data)
-    not_run = {
-        m: f'{METHODS[m][1]!r} is not registered in dm_plugin.registry.MIXERS'
-        for m in args.methods if METHODS[m][1] and
-        METHODS[m][1] not in MIXERS.module_dict
-    }
-    methods = [m for m in args.methods if m not in not_run]
+    not_run = {}
+    methods = list(args.methods)
     args.threads_per_run = max(1, (os.cpu_count() or 1) // len(methods))
     device = torch.cuda.get_device_name() if args.cuda else 'CPU'
-    log(f'{device}; methods {methods}; not run: {not_run or "none"}')
+    log(f'{device}; methods {methods}')
 
     began = time.time()
     sizes = {}

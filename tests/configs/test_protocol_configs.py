@@ -40,12 +40,35 @@ def test_fast_path_builds_and_trains_one_step(path):
     assert torch.isfinite(log_vars['loss'])
 
 
+# OpenMixup's CIFAR-100 ResNet-18 decouple configs (commit 37e1372,
+# configs/classification/cifar100/mixups/decouple/r18/): mixer alpha and
+# eta_weight / lam_idx, transcribed.
+PAPER_DM = dict(
+    Mixup=(0.2, dict(type='DecoupledMixupLoss', eta=0.01, decouple='major',
+                     lam_power=0.5)),
+    CutMix=(0.2, dict(type='DecoupledMixupLoss', eta=0.1, decouple='minor',
+                      lam_power=0.5)))
+
+
 @pytest.mark.parametrize('path', [p for p in CONFIGS if p.endswith('_dm.py')],
                          ids=osp.basename)
 def test_dm_variants_use_the_paper_settings(path):
     cfg = Config.fromfile(path)
-    paper = Config.fromfile(
-        osp.join(ROOT, 'configs', 'protocol', '_paper_dm.py')).paper_dm
-    settings = paper[cfg.model.mixer.type]
-    assert cfg.model.mixer == settings.mixer
-    assert cfg.model.head.loss == settings.loss
+    alpha, loss = PAPER_DM[cfg.model.mixer.type]
+    assert cfg.model.mixer == dict(type=cfg.model.mixer.type, alpha=alpha)
+    assert cfg.model.head.loss == loss
+
+
+@pytest.mark.parametrize('name', ['automix', 'samix'])
+def test_automix_and_samix_anneal_to_openmixups_floor(name):
+    """OpenMixup's CIFAR AutoMix/SAMix runs anneal every parameter to
+    min_lr 0.05; the static runs to 0."""
+    for prefix in ('r18', 'cpu500_r18'):
+        cfg = Config.fromfile(
+            osp.join(ROOT, 'configs', 'protocol', f'{prefix}_{name}_mce.py'))
+        assert cfg.param_scheduler.eta_min == 0.05
+        assert cfg.model.mixer.type == dict(automix='AutoMix',
+                                            samix='SAMix')[name]
+    static = Config.fromfile(
+        osp.join(ROOT, 'configs', 'protocol', 'r18_mixup_mce.py'))
+    assert static.param_scheduler.eta_min == 0.

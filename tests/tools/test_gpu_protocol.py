@@ -79,13 +79,13 @@ def test_report_lists_every_run_and_the_missing_ones():
         results=dict(mixup_mce=run,
                      automix_mce=dict(run, s_per_iter=0.11, finished=False,
                                       stopped_at_deadline=True)),
-        not_run=dict(samix_mce="'SAMix' is not registered"),
+        not_run=dict(samix_mce='its probe failed (see gpu_protocol.json)'),
         total_images_per_s=3000., probe_s_per_iter=dict(mixup_mce=0.05))
     text = gpu_protocol.markdown(summary)
     assert '| mixup_mce | 12.0 / 12 | 91.23 | 91.50 | 99.70 | 2.10 | ' \
         '0.0500 | 2,000 | 1.00x | finished |' in text
     assert '| automix_mce |' in text and '2.20x (2.19x)' in text
     assert 'stopped at the deadline' in text
-    assert "| samix_mce | - | - | - | - | - | - | - | - | not run: 'SAMix'" \
+    assert '| samix_mce | - | - | - | - | - | - | - | - | not run: its probe' \
         in text
     assert '3,000 images/s' in text
