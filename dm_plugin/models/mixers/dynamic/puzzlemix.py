@@ -26,7 +26,11 @@ fractional labels is the authors').
 The labeling is solved as the paper does, by alpha-beta swap graph cuts to
 convergence (``solver='swap'``, on the CPU, batched; see
 :mod:`.labeling`); ``'exact'`` finds the true minimum of the same energy
-and ``'icm'`` a fast local minimum on the device.
+and ``'icm'`` a fast local minimum on the device. By default every solver
+gets the energy rounded as the authors' code rounds it for gco,
+``int(1000 g^2 x)`` of the unary costs and edge weights
+(``round_energy``); the unary part of ``phi`` is then taken in absolute
+terms, as their code splits it, since the rounding depends on it.
 
 Each image's blocks are then moved (optimal transport, as in the paper) so
 that salient blocks land where that image is visible: cost
