@@ -25,8 +25,6 @@ INSTALL_REQUIRES = [
     'scipy>=1.10',
     'matplotlib>=3.7',
     'pyyaml>=6.0',
-    # PuzzleMix's graph cuts (Boykov-Kolmogorov max-flow; licensed GPL).
-    'PyMaxflow>=1.3.2,<2',
 ]
 
 EXTRAS_REQUIRE = {

@@ -2,7 +2,7 @@
 
     python tools/puzzlemix_solvers.py quality [--instances 200]
         [--grids 8 16] [--images DIR] [--saliency model|noise]
-        [--gco-path DIR] [--seed 0] [--out FILE.md]
+        [--gco-path DIR [--authors-code FILE]] [--seed 0] [--out FILE.md]
     python tools/puzzlemix_solvers.py time [--batch-size 100]
         [--grids 2 4 8 16] [--repeats 20] [--processes 8] [--device cpu]
         [--images DIR] [--saliency model|noise] [--gco-path DIR]
@@ -15,16 +15,22 @@ channel RMS of i.i.d. Gaussian "gradients" (rough, nearly flat once pooled
 over a block); images are smooth random ones or, with ``--images``, images
 of a folder (e.g. CIFAR-10); partners a rolled batch, λ ~ U(0, 1) per pair.
 
-``quality`` solves each instance with ``swap`` (alpha-beta swap, the paper's
-solver), ``icm`` and ``exact`` (the minimum) and counts, per grid size: the
-share of grids at the exact minimum and at the swap result (the reference),
-the blocks labelled differently and the difference of mask means (λ). With
-``--gco-path`` (a folder where ``pip install --target DIR gco-wrapper`` put
-the ``gco`` module the authors' code calls) it also runs the authors' call,
-``gco.cut_grid_graph(..., algorithm='swap')`` on their integer energy
-(``int32(1000 g^2 x)``), and counts the grids where ``swap_labels`` on that
-same integer energy gives other labels, and where the integer rounding
-changes the labels of the float solve.
+``quality`` solves each instance as the mixer does (the energy rounded as
+the authors' code rounds it, ``round_energy=True``) with ``swap``
+(alpha-beta swap, the paper's solver), ``icm`` and ``exact`` (the minimum)
+and counts, per grid size: the share of grids at the exact minimum and at
+the swap result (the reference), the blocks labelled differently and the
+difference of mask means (λ). A note per grid size counts the grids whose
+labels change when the float energy is solved instead
+(``round_energy=False``). With ``--gco-path`` (a folder where ``pip
+install --target DIR gco-wrapper`` put the ``gco`` module the authors' code
+calls) it also runs gco's swap as the authors' code calls it,
+``gco.cut_grid_graph(..., algorithm='swap')``, on the same integer energy,
+and counts the grids where ``swap_labels`` gives other labels. With
+``--authors-code`` (the ``mixup.py`` of a snu-mllab/PuzzleMix checkout) it
+runs the authors' ``mixup_graph`` itself on the same images and saliency (5
+batches per grid size, one λ each, as their code draws it, no transport)
+and counts the grids where the mixer's labels differ from theirs.
 
 ``time`` measures the labeling cost of a batch (``--batch-size`` pairs) per
 grid size: ``swap`` and ``exact`` as the mixer runs them (device -> CPU
@@ -36,6 +42,7 @@ The medians of ``--repeats`` runs after one warm-up; the last column
 averages the grid sizes, as the mixer draws them uniformly.
 """
 import argparse
+import importlib.util
 import math
 import os.path as osp
 import statistics
@@ -50,8 +57,8 @@ import torch.nn.functional as F
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import dm_plugin  # noqa: E402,F401  (registers mixers, models)
 from dm_plugin.models.mixers.dynamic import PuzzleMix  # noqa: E402
-from dm_plugin.models.mixers.dynamic.labeling import (  # noqa: E402
-    exact_labels, grid_energy, icm_labels, swap_labels)
+from dm_plugin.models.mixers.dynamic.labeling import grid_energy  # noqa
+from dm_plugin.models.mixers.dynamic.puzzlemix import rounded_energy  # noqa
 from dm_plugin.models.mixers.dynamic.utils import input_saliency  # noqa
 
 SIZE = 32
@@ -87,12 +94,12 @@ def classifier():
             head=dict(type='LinearClsHead', num_classes=10, in_channels=512)))
 
 
-def energies(images: torch.Tensor, grid: int, seed: int, device='cpu',
-             saliency='model'):
-    """PuzzleMix's labeling terms (unary, w_down, w_right, values) of the
-    pairs (image n, image n+1), and their (N,) λ ~ U(0, 1). ``saliency``:
-    ``'model'`` (input gradients of a random ResNet) or ``'noise'`` (the
-    channel RMS of i.i.d. Gaussian "gradients")."""
+def saliency_batch(images: torch.Tensor, seed: int, device='cpu',
+                   saliency='model'):
+    """The mixer's inputs for the pairs (image n, image n+1): the normalised
+    images, their (N, H, W) saliency, the partner index and the pixel
+    scale. ``saliency``: ``'model'`` (input gradients of a random ResNet)
+    or ``'noise'`` (the channel RMS of i.i.d. Gaussian "gradients")."""
     torch.manual_seed(seed)
     model = classifier().to(device)
     num = images.size(0)
@@ -104,25 +111,33 @@ def energies(images: torch.Tensor, grid: int, seed: int, device='cpu',
     else:
         saliency = torch.randn_like(inputs).square().mean(1).sqrt()
     index = torch.roll(torch.arange(num, device=device), -1)
-    lam = torch.rand(num, device=device)
     scale = model.data_preprocessor.std.view(1, -1, 1, 1) / 255
+    return inputs, saliency.detach(), index, scale
+
+
+def energies(images: torch.Tensor, grid: int, seed: int, device='cpu',
+             saliency='model'):
+    """PuzzleMix's labeling terms (unary, w_down, w_right, values) of the
+    pairs of :func:`saliency_batch`, and their (N,) λ ~ U(0, 1)."""
+    inputs, saliency, index, scale = saliency_batch(images, seed, device,
+                                                    saliency)
+    lam = torch.rand(len(inputs), device=device)
     terms = PuzzleMix().mask_terms(inputs, saliency, lam, index, grid, scale)
-    return terms, lam
+    return [t.detach() for t in terms], lam
 
 
-def solve(name: str, terms):
+def solve(name: str, terms, round_energy=True):
     """(N, g, g) labels of ``name``, as the mixer solves them."""
-    mixer = PuzzleMix(solver=name)
+    mixer = PuzzleMix(solver=name, round_energy=round_energy)
     return mixer.solve_labels(*terms).cpu()
 
 
-def integer_energy(terms, grid: int):
-    """The authors' integer energy: ``int32(1000 g^2 x)`` (truncated) of
-    the unary costs and edge weights, as float64 CPU tensors."""
-    large = 1000 * grid**2
-    unary, w_down, w_right, values = (t.detach().cpu().double()
-                                      for t in terms)
-    return [(large * t).trunc() for t in (unary, w_down, w_right)] + [values]
+def integer_energy(terms):
+    """The rounded energy the mixer solves by default, as float64 CPU
+    tensors."""
+    return [t.cpu().double() for t in rounded_energy(*terms[:3])] + [
+        terms[3].cpu().double()
+    ]
 
 
 def gco_labels(gco, unary, w_down, w_right, values) -> torch.Tensor:
@@ -171,50 +186,121 @@ def solver_row(grid, name, labels, energy, values) -> str:
             f'{lam_gap.mean():.3f} / {lam_gap.max():.3f} |')
 
 
-def gco_note(gco, terms, grid, float_swap) -> str:
-    """How the authors' gco call compares with ``swap_labels`` on their
-    integer energy, and what the rounding changes."""
-    integer = integer_energy(terms, grid)
-    ours, theirs = swap_labels(*integer), gco_labels(gco, *integer)
+def gco_note(gco, integer, grid, swap) -> str:
+    """How the authors' gco call compares with ``swap_labels`` on the same
+    integer energy."""
+    theirs = gco_labels(gco, *integer)
     overflow = gco_overflows(integer[0])
-    differ = (ours != theirs).flatten(1).any(1)
-    rounded = (ours != float_swap).flatten(1).any(1)
+    differ = (swap != theirs).flatten(1).any(1)
     return (f'- {grid}x{grid}: swap_labels and gco on the authors\' integer '
             f'energy give other labels on {int((differ & ~overflow).sum())} '
             f'of {int((~overflow).sum())} grids ({int(overflow.sum())} more '
-            'overflow gco\'s int32); the integer rounding changes the swap '
-            f'labels of {int(rounded.sum())} of {len(ours)} grids.')
+            'overflow gco\'s int32).')
+
+
+def rounding_note(grid, terms, labels) -> str:
+    """How often solving the float energy changes the labels."""
+    counts = []
+    for name in ('swap', 'exact'):
+        other = solve(name, terms, round_energy=False)
+        differ = (other != labels[name]).flatten(1).any(1)
+        counts.append(f'{name} {int(differ.sum())}')
+    return (f'- {grid}x{grid}: the float energy (round_energy=False) gives '
+            f'other labels than the rounded one on {", ".join(counts)} of '
+            f'{len(labels["swap"])} grids.')
+
+
+def authors_module(path: str):
+    """The authors' ``mixup.py`` as a module whose ``gco`` calls are
+    recorded: ``module.gco_calls`` gets each call's int32 unary costs and
+    the labels gco returns."""
+    spec = importlib.util.spec_from_file_location('authors_mixup', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.gco_calls = []
+    cut = module.gco.cut_grid_graph
+
+    def recording_cut(unary, *args, **kwargs):
+        labels = cut(unary, *args, **kwargs)
+        module.gco_calls.append((unary, labels))
+        return labels
+
+    module.gco = type('RecordingGco', (),
+                      dict(cut_grid_graph=staticmethod(recording_cut)))
+    return module
+
+
+def authors_note(authors, images, grid, args) -> str:
+    """The mixer's labels against those of the authors' ``mixup_graph``
+    (their code, with the mixer's settings, no transport) on the same
+    images and saliency: five batches, one λ each, as their code draws
+    it."""
+    inputs, saliency, index, scale = saliency_batch(images, args.seed,
+                                                    saliency=args.saliency)
+    mixer = PuzzleMix()
+    differ = overflow = total = 0
+    for lam in (0.1, 0.3, 0.5, 0.7, 0.9):
+        authors.gco_calls.clear()
+        # Their pixels are input * std + mean: only differences matter.
+        authors.mixup_graph(
+            inputs.clone(), saliency.clone(), index, block_num=grid,
+            alpha=lam, beta=mixer.beta, gamma=mixer.gamma, eta=mixer.eta,
+            neigh_size=mixer.neigh_size, n_labels=mixer.n_labels,
+            mean=torch.zeros_like(scale), std=scale, transport=False,
+            device='cpu')
+        unary = torch.from_numpy(
+            np.stack([u for u, _ in authors.gco_calls]).astype(np.int64))
+        theirs = torch.from_numpy(
+            np.stack([labels for _, labels in authors.gco_calls]).astype(
+                np.int64)).view(-1, grid, grid)
+        terms = mixer.mask_terms(inputs, saliency,
+                                 torch.full((len(inputs), ), lam), index,
+                                 grid, scale)
+        ours = mixer.solve_labels(*terms).cpu()
+        wrapped = gco_overflows(unary)
+        differ += int(((ours != theirs).flatten(1).any(1) & ~wrapped).sum())
+        overflow += int(wrapped.sum())
+        total += len(ours)
+    return (f'- {grid}x{grid}: the authors\' mixup_graph and the mixer give '
+            f'other labels on {differ} of {total - overflow} grids '
+            f'({overflow} more overflow gco\'s int32).')
 
 
 def quality(args, gco) -> str:
     images = load_images(args.images, args.instances)
-    source = (f'saliency: channel RMS of Gaussian noise; images: '
+    source = ('saliency: channel RMS of Gaussian noise; images: '
               if args.saliency == 'noise' else
               'saliency: input gradients of a random ResNet_CIFAR-18 on ')
     source += args.images or 'smooth random images'
     lines = [
-        f'{args.instances} grids per size, 3 labels, PuzzleMix defaults; '
-        f'{source}; λ ~ U(0, 1).', '',
+        f'{args.instances} grids per size, 3 labels, PuzzleMix defaults '
+        f'(the energy rounded as the authors\' code rounds it); {source}; '
+        'λ ~ U(0, 1).', '',
         '| grid | solver | at the exact minimum | at the swap result | '
         'mean (E - E*) / abs(E*) | blocks unlike exact: mean / max | '
         'blocks unlike swap: mean / max | abs mask-mean diff to exact: '
         'mean / max |', '|---|---|---:|---:|---:|---:|---:|---:|'
     ]
     notes = []
+    authors = authors_module(args.authors_code) if args.authors_code \
+        else None
     for grid in args.grids:
         terms = energies(images, grid, args.seed, saliency=args.saliency)[0]
-        terms = [t.detach().double() for t in terms]
+        integer = integer_energy(terms)
         labels = {name: solve(name, terms) for name in SOLVERS}
         energy = {
-            name: grid_energy(value, *terms)
+            name: grid_energy(value, *integer)
             for name, value in labels.items()
         }
         lines += [
-            solver_row(grid, name, labels, energy, terms[3])
+            solver_row(grid, name, labels, energy, integer[3])
             for name in SOLVERS
         ]
+        notes.append(rounding_note(grid, terms, labels))
         if gco is not None:
-            notes.append(gco_note(gco, terms, grid, labels['swap']))
+            notes.append(gco_note(gco, integer, grid, labels['swap']))
+        if authors is not None:
+            notes.append(authors_note(authors, images, grid, args))
     return '\n'.join(lines + [''] + notes) + '\n'
 
 
@@ -338,6 +424,8 @@ def main(argv=None):
     parser.add_argument('--saliency', choices=('model', 'noise'),
                         default='model')
     parser.add_argument('--gco-path', help='folder holding the gco module')
+    parser.add_argument('--authors-code',
+                        help="the authors' mixup.py (needs --gco-path)")
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='also write the table to this file')
     args = parser.parse_args(argv)
@@ -347,6 +435,9 @@ def main(argv=None):
         parser.error(f'grid sizes must be >= 2 and divide {SIZE}')
     if min(args.instances, args.batch_size, args.repeats) < 1:
         parser.error('need --instances, --batch-size, --repeats >= 1')
+    if args.authors_code and not args.gco_path:
+        parser.error('--authors-code needs --gco-path (their code imports '
+                     'gco)')
     gco = None
     if args.gco_path:
         sys.path.insert(0, args.gco_path)

@@ -8,10 +8,10 @@
 # attentivemix_plus_r50.py: a ResNet-50, as OpenMixup's CUB and Aircraft
 # configs use. A config adds this base and sets its model.mixer to the
 # variable attentivemix_plus below (docs/configs.md).
-# Weights: torchvision's ImageNet ResNet (IMAGENET1K_V1) as a local file, read
-# weights-only when training starts; torchvision.models.resnet18(
-# weights='IMAGENET1K_V1') saves it in ~/.cache/torch/hub/checkpoints/; copy
-# it to checkpoints/ or set
+# Weights: torchvision's ImageNet ResNet (IMAGENET1K_V1; OpenMixup's
+# pretrained_k is a local copy of PyTorch's ResNet-18), here mmengine's
+# torchvision://resnet18: downloaded to torch's hub cache and read weights-only
+# when training starts. Offline, give a local copy:
 #   --cfg-options model.mixer.attention_checkpoint=PATH
 attentivemix_plus = dict(
     type='AttentiveMix',
@@ -19,4 +19,4 @@ attentivemix_plus = dict(
     grid_size=None,
     top_k=None,
     attention_net=dict(type='ResNet', depth=18),
-    attention_checkpoint='checkpoints/resnet18-f37072fd.pth')
+    attention_checkpoint='torchvision://resnet18')

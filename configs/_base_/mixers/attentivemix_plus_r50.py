@@ -4,4 +4,4 @@
 _base_ = ['./attentivemix_plus.py']
 attentivemix_plus = dict(
     attention_net=dict(depth=50),
-    attention_checkpoint='checkpoints/resnet50-0676ba61.pth')
+    attention_checkpoint='torchvision://resnet50')

@@ -4,12 +4,15 @@ temporary file), the cells it pastes, and the safe loading of the weights.
 The contract shared by every dynamic mixer is in test_dynamic_mixers.py."""
 import os
 import os.path as osp
+import shutil
+import types
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
+from mmengine.runner.checkpoint import get_torchvision_models
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from test_dynamic_mixers import (check_mixed_scores, constant_images,
@@ -221,14 +224,72 @@ def test_missing_checkpoint_names_the_file(tmp_path):
         mixer(torch.randn(2, 3, 16, 16), torch.eye(6)[:2], model=model)
 
 
+TORCHVISION_R18 = get_torchvision_models()['resnet18']
+
+
+@pytest.fixture
+def downloads(tmp_path, monkeypatch):
+    """A temporary torch hub cache; a download records its URL and writes
+    the file ``downloads.serve`` (a path) gives, without any network."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+    record = types.SimpleNamespace(urls=[], serve=None)
+
+    def download(url, dst, hash_prefix=None, progress=True):
+        record.urls.append(url)
+        shutil.copyfile(record.serve, dst)
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', download)
+    return record
+
+
+@pytest.mark.parametrize('source, url', [
+    ('torchvision://resnet18', TORCHVISION_R18),
+    ('https://example.com/weights/net-0123abcd.pth',
+     'https://example.com/weights/net-0123abcd.pth'),
+])
+def test_weights_load_from_an_mmengine_source(tmp_path, downloads, source,
+                                              url):
+    """``attention_checkpoint`` takes what mmengine's CheckpointLoader takes
+    (OpenMixup's ``pretrained_k="torchvision://resnet50"``): downloaded once
+    into torch's hub cache, then read from there."""
+    net, downloads.serve = saved_net(tmp_path)
+    for _ in range(2):
+        mixer, model = mixer_and_model(plus_cfg(source))
+        mixer(torch.randn(2, 3, 16, 16), torch.eye(6)[:2], model=model)
+        loaded = dict(mixer.attention_net.named_parameters())
+        for key, value in net.named_parameters():
+            torch.testing.assert_close(loaded[key], value, rtol=0, atol=0)
+    assert downloads.urls == [url]
+    assert osp.isfile(osp.join(torch.hub.get_dir(), 'checkpoints',
+                               osp.basename(url)))
+
+
+def test_a_downloaded_checkpoint_that_runs_code_is_refused(tmp_path,
+                                                           downloads):
+    marker = tmp_path / 'pwned'
+    downloads.serve = str(tmp_path / 'evil.pth')
+    torch.save(dict(weight=torch.ones(2),
+                    note=Payload(os.system, f'touch {marker}')),
+               downloads.serve)
+    mixer, model = mixer_and_model(plus_cfg('torchvision://resnet18'))
+    with pytest.raises(UnsafeCheckpointError,
+                       match=osp.basename(TORCHVISION_R18)):
+        mixer(torch.randn(2, 3, 16, 16), torch.eye(6)[:2], model=model)
+    assert not marker.exists()
+
+
+def test_unknown_model_zoo_name_is_named():
+    mixer, model = mixer_and_model(plus_cfg('torchvision://resnet19'))
+    with pytest.raises(KeyError, match='resnet19'):
+        mixer(torch.randn(2, 3, 16, 16), torch.eye(6)[:2], model=model)
+
+
 @pytest.mark.parametrize('cfg, error, message', [
     (dict(attention_net=NET), ValueError, 'needs attention_checkpoint'),
     (dict(attention_checkpoint='w.pth'), ValueError, 'without '
      'attention_net'),
     (dict(attention_net='ResNet', attention_checkpoint='w.pth'), TypeError,
      'backbone config'),
-    (dict(attention_net=NET, attention_checkpoint='torchvision://resnet18'),
-     ValueError, 'must be a local file'),
     (dict(attention_net=NET, attention_checkpoint='w.pth',
           attention_size=0), ValueError, 'attention_size'),
     (dict(attention_net=NET, attention_checkpoint='w.pth',
@@ -291,6 +352,6 @@ def test_configs_are_openmixups_attentivemix_plus(path):
     assert (mixer.alpha, mixer.grid_size, mixer.top_k) == (2.0, None, None)
     depth = 50 if path.parent.name in ('cub200', 'aircraft') else 18
     assert mixer.attention_net == dict(type='ResNet', depth=depth)
-    assert mixer.attention_checkpoint.startswith(f'checkpoints/resnet{depth}')
+    assert mixer.attention_checkpoint == f'torchvision://resnet{depth}'
     assert mixer.get('attention_size', 224) == 224
     assert 'configs/classification/' in path.read_text()

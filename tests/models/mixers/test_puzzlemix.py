@@ -10,7 +10,7 @@ import torch
 from mmengine.config import Config
 from mmpretrain.structures import DataSample
 from test_dynamic_mixers import (check_mixed_scores, constant_images,
-                                 mixer_and_model, own_weights, partners,
+                                 mixer_and_model, own_weights,
                                  tiny_classifier)
 
 from dm_plugin.models.mixers.dynamic import PuzzleMix
@@ -19,6 +19,7 @@ from dm_plugin.models.mixers.dynamic.labeling import (exact_labels,
                                                       swap_labels)
 from dm_plugin.models.mixers.dynamic.puzzlemix import (boundary_differences,
                                                        move_blocks,
+                                                       rounded_energy,
                                                        transport_plan)
 from dm_plugin.models.mixers.dynamic.utils import input_saliency
 from dm_plugin.registry import build_mixer
@@ -153,12 +154,63 @@ def test_swap_starts_from_label_zero_and_keeps_it_on_ties():
     assert (labels[0] == 0).all()
 
 
-def test_graph_cuts_refuse_negative_edge_weights():
-    unary, w_down, w_right, values = random_energy()
-    w_down[0, 0, 0] = -0.5
+def integer_energy(num=12, grid=3, num_labels=3, high=10**5, seed=3):
+    """Random integer energies (float64), the kind the mixer solves by
+    default, with many exact ties between labelings."""
+    unary, w_down, w_right, values = random_energy(num, grid, num_labels,
+                                                   seed, weight=1.)
+    return ((high * unary).floor(), (high * w_down).floor(),
+            (high * w_right).floor(), values)
+
+
+@pytest.mark.parametrize('num_labels', [3, 4])
+def test_integer_energies_are_solved_exactly(num_labels):
+    """No rounding error at all: exact reaches the brute force minimum and
+    swap (2 labels: exact too) a swap-local one, to the last integer."""
+    energy = integer_energy(num=8 if num_labels == 3 else 3,
+                            num_labels=num_labels)
+    best = brute_force_minimum(*energy)
+    assert torch.equal(grid_energy(exact_labels(*energy), *energy), best)
+    two = integer_energy(num_labels=2)
+    assert torch.equal(grid_energy(swap_labels(*two), *two),
+                       brute_force_minimum(*two))
+
+
+@pytest.mark.parametrize('factor', [1e-12, 1e12])
+def test_graph_cuts_hold_at_any_energy_scale(factor):
+    """Capacities far beyond int32 (or far below 1) are scaled per grid:
+    the labels do not change with the energy's scale."""
+    energy = random_energy(num_labels=3, weight=0.8)
+    scaled = tuple(t * factor for t in energy[:3]) + energy[3:]
     for solver in (swap_labels, exact_labels):
-        with pytest.raises(ValueError, match='negative edge weight'):
-            solver(unary, w_down, w_right, values)
+        assert torch.equal(solver(*scaled), solver(*energy))
+
+
+def test_each_grid_is_scaled_on_its_own():
+    """A grid batched with one a billion times larger keeps the labels it
+    gets alone (a scale shared by the batch would round it to ties)."""
+    small = random_energy(num=8, num_labels=3, weight=0.8)
+    large = random_energy(num=8, num_labels=3, weight=0.8, seed=11)
+    batch = tuple(torch.cat((a, 1e9 * b)) for a, b in zip(small[:3],
+                                                          large[:3]))
+    for solver in (swap_labels, exact_labels):
+        assert torch.equal(solver(*batch, small[3])[:8], solver(*small))
+
+
+@pytest.mark.parametrize('change, message', [
+    (lambda energy: energy[1].__setitem__((0, 0, 0), -0.5),
+     'negative edge weight'),
+    (lambda energy: energy[0].__setitem__((0, 0, 0, 1), float('inf')),
+     'non-finite unary'),
+    (lambda energy: energy[2].__setitem__((0, 0, 0), float('nan')),
+     'non-finite w_right'),
+])
+def test_graph_cuts_refuse_bad_energies(change, message):
+    energy = random_energy()
+    change(energy)
+    for solver in (swap_labels, exact_labels):
+        with pytest.raises(ValueError, match=message):
+            solver(*energy)
 
 
 def test_icm_reaches_a_local_minimum_below_its_starts():
@@ -236,6 +288,79 @@ def test_unary_is_the_saliency_lost_plus_the_label_prior():
         torch.testing.assert_close(unary[n, ..., label], expected)
     torch.testing.assert_close(w_down, torch.full((2, 1, 2), 1.2 / 2 / 16))
     torch.testing.assert_close(w_right, torch.full((2, 2, 1), 1.2 / 2 / 16))
+
+
+def test_data_local_unary_is_split_as_the_authors_split_it():
+    """The authors add to each block, per image it may show, the mean of
+    each adjacent boundary's difference table over the neighbour's image
+    (scaled by beta' gamma): the unary of label 0 (own image) and of label
+    L-1 (partner) in absolute terms, not only up to a per-block constant,
+    because their rounding to integers depends on it."""
+    mixer = PuzzleMix()
+    generator = torch.Generator().manual_seed(12)
+    grid, num = 4, 3
+    inputs = torch.rand(num, 3, 16, 16, generator=generator)
+    saliency = torch.rand(num, 16, 16, generator=generator)
+    lam, index = torch.tensor([0.2, 0.5, 0.7]), torch.tensor([1, 2, 0])
+    unary = mixer.mask_terms(inputs, saliency, lam, index, grid, 1.)[0]
+    down, right = boundary_differences(
+        torch.stack((inputs[index], inputs)), (4, 4), (4, 4))
+    sal = torch.nn.functional.avg_pool2d(saliency[:, None], 4)[:, 0]
+    sal = sal / sal.sum((1, 2), keepdim=True)
+    prior = mixer.label_prior(lam, grid)
+    smooth = mixer.beta / grid / 16 * mixer.gamma
+    for n, r, c in itertools.product(range(num), range(grid), range(grid)):
+        shown = []
+        for a in (0, 1):  # the block shows the partner (0) or its image (1)
+            local = 0.
+            if r < grid - 1:
+                local += down[a, :, n, r, c].mean()
+            if r > 0:
+                local += down[:, a, n, r - 1, c].mean()
+            if c < grid - 1:
+                local += right[a, :, n, r, c].mean()
+            if c > 0:
+                local += right[:, a, n, r, c - 1].mean()
+            lost = sal[n, r, c] if a == 0 else sal[index[n], r, c]
+            shown.append(lost + smooth * local)
+        for label, value in enumerate((1., 0.5, 0.)):
+            expected = value * shown[1] + (1 - value) * shown[0] + \
+                prior[n, label]
+            torch.testing.assert_close(unary[n, r, c, label], expected)
+
+
+def test_rounded_energy_truncates_1000_g2_x():
+    unary = torch.tensor([0.0012345, 0.25, 1e-9]).view(1, 1, 1, 3).expand(
+        1, 4, 4, 3)
+    weights = torch.full((1, 3, 4), 0.0049)
+    rounded = rounded_energy(unary, weights, weights)
+    assert rounded[0][0, 0, 0].tolist() == [19., 4000., 0.]  # 16000 x
+    assert (rounded[1] == 78.).all()  # 78.4
+
+
+@pytest.mark.parametrize('solver', ['swap', 'icm'])
+def test_rounding_ties_costs_within_one_unit(solver):
+    """On a 2x2 grid a unit is 1 / 4000: label 2 is cheaper than label 0 by
+    0.2 units, a tie once rounded, which label 0 keeps (as gco does)."""
+    unary = torch.tensor([1e-4, 1e-3, 5e-5]).expand(1, 2, 2, 3)
+    w_down, w_right = torch.zeros(1, 1, 2), torch.zeros(1, 2, 1)
+    values = torch.tensor([1., 0.5, 0.])
+    for round_energy, label in ((True, 0), (False, 2)):
+        mixer = PuzzleMix(solver=solver, round_energy=round_energy)
+        labels = mixer.solve_labels(unary, w_down, w_right, values)
+        assert (labels == label).all()
+
+
+@pytest.mark.parametrize('solver', [swap_labels, exact_labels])
+def test_mixer_solves_the_rounded_energy_unless_told_not_to(solver):
+    energy = puzzle_energy(num=6, grid=4)
+    terms = [t.float() for t in energy]
+    name = solver.__name__.split('_')[0]
+    rounded = PuzzleMix(solver=name).solve_labels(*terms)
+    integer = [t.double() for t in rounded_energy(*terms[:3])]
+    assert torch.equal(rounded, solver(*integer, energy[3]))
+    plain = PuzzleMix(solver=name, round_energy=False).solve_labels(*terms)
+    assert torch.equal(plain, solver(*(t.double() for t in terms)))
 
 
 @pytest.mark.parametrize('lam, expected', [(0.9, 1.), (0.6, 0.5),
@@ -441,14 +566,15 @@ def test_clean_loss_reaches_the_classifier_losses():
     assert losses['loss_clean'].requires_grad
 
 
-@pytest.mark.parametrize('cfg, message', [
-    (dict(solver='gco'), 'solver'),
-    (dict(clean_loss_weight=-1.), 'clean_loss_weight'),
-    (dict(t_grid=0), 't_grid'),
-    (dict(icm_iters=0), 'icm_iters'),
+@pytest.mark.parametrize('cfg, error, message', [
+    (dict(solver='gco'), ValueError, 'solver'),
+    (dict(clean_loss_weight=-1.), ValueError, 'clean_loss_weight'),
+    (dict(t_grid=0), ValueError, 't_grid'),
+    (dict(icm_iters=0), ValueError, 'icm_iters'),
+    (dict(round_energy=1), TypeError, 'round_energy'),
 ])
-def test_bad_arguments_name_the_argument(cfg, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_arguments_name_the_argument(cfg, error, message):
+    with pytest.raises(error, match=message):
         build_mixer(dict(type='PuzzleMix', **cfg))
 
 

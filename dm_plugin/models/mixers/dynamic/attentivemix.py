@@ -9,9 +9,10 @@ from typing import Optional
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.runner.checkpoint import CheckpointLoader
 from mmpretrain.registry import MODELS
 
-from dm_plugin.engine.checkpoint import load_checkpoint_file
+import dm_plugin.engine  # noqa: F401  (makes mmengine's loaders safe)
 from dm_plugin.registry import MIXERS
 from dm_plugin.validation import check_int
 from ..base import BaseMixer
@@ -59,13 +60,16 @@ class AttentiveMix(BaseMixer):
       last backbone feature map, one extra forward pass in eval mode): a
       self-attention variant that needs no external weights.
 
-    The checkpoint is read with weights-only loading
-    (:func:`dm_plugin.engine.checkpoint.load_checkpoint_file`; a file that
-    asks to run code is refused) when the classifier's weights are
-    initialised (the Runner's ``init_weights()``), or at the first mix if
-    that never happened. Every parameter and buffer of the network must be
-    in it (under ``attention_prefix``); other entries (a classifier's
-    ``fc``) are ignored.
+    The checkpoint is read through mmengine's ``CheckpointLoader``, so it
+    may be a local path or any mmengine source (``torchvision://resnet18``,
+    ``https://...``, ``open-mmlab://...``; downloads go to torch's hub
+    cache), always with this project's weights-only loaders
+    (:mod:`dm_plugin.engine.checkpoint`: a file that asks to run code is
+    refused), when the classifier's weights are initialised (the Runner's
+    ``init_weights()``), or at the first mix if that never happened. Every
+    parameter and buffer of the network must be in it (under
+    ``attention_prefix``); other entries (a classifier's ``fc``) are
+    ignored.
 
     Args:
         alpha (float): Beta concentration (> 0) of λ, used only when
@@ -81,8 +85,9 @@ class AttentiveMix(BaseMixer):
         attention_net (dict, optional): mmpretrain backbone config of the
             pretrained attention network, e.g. ``dict(type='ResNet',
             depth=18)``. Defaults to None (the classifier itself).
-        attention_checkpoint (str, optional): Local file with its weights
-            (a state dict or an mmengine checkpoint); required with
+        attention_checkpoint (str, optional): Its weights (a state dict or
+            an mmengine checkpoint): a local path or an mmengine source such
+            as ``'torchvision://resnet18'``; required with
             ``attention_net``.
         attention_prefix (str): Key prefix of the network's entries in the
             checkpoint, e.g. ``'backbone.'`` for an mmpretrain classifier.
@@ -144,15 +149,8 @@ class AttentiveMix(BaseMixer):
                             f'config dict with a type, got {cfg!r}')
         if not isinstance(checkpoint, str) or not checkpoint:
             raise ValueError(
-                'attention_net needs attention_checkpoint: the path of a '
-                'local file with its pretrained weights')
-        if '://' in checkpoint:
-            raise ValueError(
-                f'attention_checkpoint must be a local file, got '
-                f'{checkpoint!r}: download the weights first (e.g. '
-                "torchvision.models.resnet18(weights='IMAGENET1K_V1') saves "
-                "torchvision's ResNet-18 under ~/.cache/torch/hub/"
-                'checkpoints/)')
+                'attention_net needs attention_checkpoint: its pretrained '
+                "weights, a local path or e.g. 'torchvision://resnet18'")
         net = MODELS.build(cfg)
         net.requires_grad_(False)
         return net
@@ -161,7 +159,8 @@ class AttentiveMix(BaseMixer):
         """Read ``attention_checkpoint`` into the attention network (weights
         only); errors name the file and the missing or mismatched keys."""
         path = self.attention_checkpoint
-        checkpoint = load_checkpoint_file(path, map_location='cpu')
+        checkpoint = CheckpointLoader.load_checkpoint(path,
+                                                      map_location='cpu')
         if not isinstance(checkpoint, dict):
             raise ValueError(f'attention_checkpoint {path!r} holds a '
                              f'{type(checkpoint).__name__}, not a state dict')

@@ -26,7 +26,11 @@ fractional labels is the authors').
 The labeling is solved as the paper does, by alpha-beta swap graph cuts to
 convergence (``solver='swap'``, on the CPU, batched; see
 :mod:`.labeling`); ``'exact'`` finds the true minimum of the same energy
-and ``'icm'`` a fast local minimum on the device.
+and ``'icm'`` a fast local minimum on the device. By default every solver
+gets the energy rounded as the authors' code rounds it for gco,
+``int(1000 g^2 x)`` of the unary costs and edge weights
+(``round_energy``); the unary part of ``phi`` is then taken in absolute
+terms, as their code splits it, since the rounding depends on it.
 
 Each image's blocks are then moved (optimal transport, as in the paper) so
 that salient blocks land where that image is visible: cost
@@ -95,12 +99,21 @@ def boundary_differences(pair: torch.Tensor, block: Tuple[int, int],
 
 def split_pairwise(table: torch.Tensor):
     """Write ``phi(a, b) = table[a, b]`` (a, b in {0, 1}) as
-    ``u_first(a) + u_second(b) + w [a != b] + const``: returns the slopes
-    ``u(1) - u(0)`` of both sides and ``w``."""
-    first = (table[1, 0] + table[1, 1] - table[0, 0] - table[0, 1]) / 2
-    second = (table[0, 1] + table[1, 1] - table[0, 0] - table[1, 0]) / 2
+    ``u_first(a) + u_second(b) + w [a != b] + const`` as the authors' code
+    splits it: ``u_first(a)`` the mean of ``table[a, :]``, ``u_second(b)``
+    that of ``table[:, b]``. Returns ``u_first`` and ``u_second``, each
+    stacked over a = 0, 1, and ``w``."""
     weight = (table[1, 0] + table[0, 1] - table[0, 0] - table[1, 1]) / 2
-    return first, second, weight
+    return table.mean(dim=1), table.mean(dim=0), weight
+
+
+def rounded_energy(unary: torch.Tensor, w_down: torch.Tensor,
+                   w_right: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    """The labeling energy of a g x g grid rounded as the authors' code
+    rounds it for gco: ``int(1000 g^2 x)`` (truncated) of the unary costs
+    and edge weights, kept in their float dtype."""
+    scale = 1000 * unary.size(1)**2
+    return tuple((scale * t).trunc() for t in (unary, w_down, w_right))
 
 
 def transport_plan(cost: torch.Tensor, iters: int) -> torch.Tensor:
@@ -213,6 +226,11 @@ class PuzzleMix(BaseMixer):
             (iterated conditional modes on the device: no host sync, but it
             stops in local minima, see docs/fidelity.md). Defaults to
             ``'swap'``.
+        round_energy (bool): Solve the energy rounded as the authors' code
+            rounds it for its gco call, ``int(1000 g^2 x)`` of the unary
+            costs and edge weights (truncated), rather than the float
+            energy; see docs/fidelity.md for how often that changes the
+            labels. Defaults to True.
         icm_iters (int): Rounds of the ``'icm'`` solver (>= 1). Defaults
             to 4.
         clean_loss_weight (float): Weight (>= 0) of the classifier's CE on
@@ -239,6 +257,7 @@ class PuzzleMix(BaseMixer):
                  t_eps: float = 0.8,
                  t_grid: Optional[int] = 8,
                  solver: str = 'swap',
+                 round_energy: bool = True,
                  icm_iters: int = 4,
                  clean_loss_weight: float = 0.):
         super().__init__(alpha, mode)
@@ -257,8 +276,10 @@ class PuzzleMix(BaseMixer):
                             ('t_eps', t_eps),
                             ('clean_loss_weight', clean_loss_weight)):
             check_number(name, value, low=0., low_inclusive=True)
-        if not isinstance(transport, bool):
-            raise TypeError(f'transport must be a bool, got {transport!r}')
+        for name, flag in (('transport', transport),
+                           ('round_energy', round_energy)):
+            if not isinstance(flag, bool):
+                raise TypeError(f'{name} must be a bool, got {flag!r}')
         self.block_nums = tuple(block_nums)
         self.n_labels = n_labels
         self.beta, self.gamma, self.eta = float(beta), float(gamma), float(eta)
@@ -267,6 +288,7 @@ class PuzzleMix(BaseMixer):
         self.t_eps = float(t_eps)
         self.t_grid = t_grid
         self.solver = solver
+        self.round_energy = round_energy
         self.icm_iters = icm_iters
         self.clean_loss_weight = float(clean_loss_weight)
         self._losses = {}
@@ -320,25 +342,32 @@ class PuzzleMix(BaseMixer):
         values = self.label_values(inputs.device)
         own_sal = block_means(saliency, (grid, grid))
         pixels = (inputs * scale).float()
-        down, right = boundary_differences(
+        across_rows, across_cols = boundary_differences(
             torch.stack((pixels[index], pixels)), block, neigh)
-        up_slope, low_slope, w_down = split_pairwise(down)
-        left_slope, right_slope, w_right = split_pairwise(right)
-        slope = (F.pad(up_slope, (0, 0, 0, 1)) + F.pad(low_slope, (0, 0, 1, 0))
-                 + F.pad(left_slope, (0, 1)) + F.pad(right_slope, (1, 0)))
+        up, low, w_down = split_pairwise(across_rows)
+        left, right, w_right = split_pairwise(across_cols)
+        # (2, N, g, g): each block's data-local cost showing the partner (0)
+        # or its own image (1).
+        local = (F.pad(up, (0, 0, 0, 1)) + F.pad(low, (0, 0, 1, 0)) +
+                 F.pad(left, (0, 1)) + F.pad(right, (1, 0)))
         smooth = self.beta / grid / 16
-        unary = (values * own_sal[index][..., None] +
-                 (1 - values) * own_sal[..., None] +
-                 self.label_prior(lam, grid)[:, None, None] +
-                 smooth * self.gamma * slope[..., None] * values)
+        shown = torch.stack((own_sal, own_sal[index])) + \
+            smooth * self.gamma * local
+        unary = (values * shown[1][..., None] +
+                 (1 - values) * shown[0][..., None] +
+                 self.label_prior(lam, grid)[:, None, None])
         return (unary, smooth * (1 + self.gamma * w_down),
                 smooth * (1 + self.gamma * w_right), values)
 
     def solve_labels(self, unary: torch.Tensor, w_down: torch.Tensor,
                      w_right: torch.Tensor,
                      values: torch.Tensor) -> torch.Tensor:
-        """(N, g, g) labels by ``solver``: ICM on the device; the graph cuts
-        on the CPU in float64 (the one host transfer of the mixer)."""
+        """(N, g, g) labels by ``solver`` of the energy, rounded as the
+        authors' code rounds it unless ``round_energy`` is False: ICM on the
+        device; the graph cuts on the CPU in float64 (the one host transfer
+        of the mixer)."""
+        if self.round_energy:
+            unary, w_down, w_right = rounded_energy(unary, w_down, w_right)
         if self.solver == 'icm':
             return icm_labels(unary, w_down, w_right, values, self.icm_iters)
         terms = (t.detach().to('cpu', torch.float64)
@@ -413,5 +442,6 @@ class PuzzleMix(BaseMixer):
                 f'gamma={self.gamma}, eta={self.eta}, '
                 f'neigh_size={self.neigh_size}, transport={self.transport}, '
                 f't_eps={self.t_eps}, t_grid={self.t_grid}, '
-                f'solver={self.solver!r}, icm_iters={self.icm_iters}, '
+                f'solver={self.solver!r}, round_energy={self.round_energy}, '
+                f'icm_iters={self.icm_iters}, '
                 f'clean_loss_weight={self.clean_loss_weight}')
