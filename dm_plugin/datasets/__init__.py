@@ -1,3 +1,4 @@
+from .cifar import CheckedCIFAR10, CheckedCIFAR100
 from .class_balanced_subset import ClassBalancedSubset
 from .digits import DigitsDataset
 from .fgvc_aircraft import FGVCAircraftDataset
@@ -7,7 +8,8 @@ from .tiny_imagenet import TinyImageNetDataset
 from .transforms import SafeLoadImageFromFile
 
 __all__ = [
-    'ClassBalancedSubset', 'DigitsDataset', 'FGVCAircraftDataset',
-    'SafeLoadImageFromFile', 'SemiSupervisedDataset', 'StanfordCarsDataset',
-    'TinyImageNetDataset', 'semi_supervised_collate'
+    'CheckedCIFAR10', 'CheckedCIFAR100', 'ClassBalancedSubset',
+    'DigitsDataset', 'FGVCAircraftDataset', 'SafeLoadImageFromFile',
+    'SemiSupervisedDataset', 'StanfordCarsDataset', 'TinyImageNetDataset',
+    'semi_supervised_collate'
 ]
