@@ -51,7 +51,9 @@ EXTRAS_REQUIRE = {
 # `mim train dm_plugin CONFIG` / `mim test` look for the configs and tools
 # in the installed package's .mim folder, as for mmpretrain: dm_plugin/.mim
 # holds symbolic links to configs/ and tools/, and wheels get copies.
-MIM_FILES = ['.mim/configs/**/*.py', '.mim/tools/**/*.py', '.mim/tools/*.sh']
+MIM_FILES = [
+    '.mim/configs/**/*.py', '.mim/tools/**/*.py', '.mim/tools/*.sh'
+]
 
 setup(
     name='dm-plugin',

@@ -70,7 +70,8 @@ class PredictionUnpickler(pickle.Unpickler):
 
     ALLOWED = {
         ('collections', 'OrderedDict'): collections.OrderedDict,
-        ('torch._utils', '_rebuild_tensor_v2'): torch._utils._rebuild_tensor_v2,
+        ('torch._utils', '_rebuild_tensor_v2'):
+        torch._utils._rebuild_tensor_v2,
         ('_codecs', 'encode'): codecs.encode,
     }
 

@@ -28,8 +28,8 @@ def registered_names(kind: str) -> List[str]:
     if kind == 'mixer':
         return sorted(MIXERS.module_dict)
     if kind == 'augments':
-        return sorted([*BATCH_AUGMENTS.module_dict,
-                       *(f'dm_plugin.{name}' for name in static_mixer_names())])
+        scoped = [f'dm_plugin.{name}' for name in static_mixer_names()]
+        return sorted([*BATCH_AUGMENTS.module_dict, *scoped])
     return sorted(name for name in MODELS.module_dict
                   if name.endswith('Loss'))
 

@@ -37,7 +37,8 @@ class DMRunner(Runner):
         blocks = [('System environment', collect_env()),
                   ('Runtime environment', runtime)]
         text = '\n\n'.join(
-            f'{title}:\n' + '\n'.join(f'    {k}: {v}' for k, v in items.items())
+            f'{title}:\n' + '\n'.join(f'    {key}: {value}'
+                                       for key, value in items.items())
             for title, items in blocks)
         dash_line = '-' * 60
         self.logger.info(f'\n{dash_line}\n{text}\n{dash_line}\n')

@@ -97,7 +97,8 @@ def test_unscoped_dm_plugin_mixer_in_augments_gets_its_scoped_name():
 
 
 # A dynamic mixer, and a static one that mixes hidden features of the model.
-@pytest.mark.parametrize('name', ['dm_plugin.PuzzleMix', 'dm_plugin.ManifoldMix'])
+@pytest.mark.parametrize('name',
+                         ['dm_plugin.PuzzleMix', 'dm_plugin.ManifoldMix'])
 def test_mixer_that_needs_the_model_is_refused_in_augments(name):
     with pytest.raises(ValueError) as info:
         check_model_types(augments_model(name))

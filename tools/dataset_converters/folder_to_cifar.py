@@ -41,7 +41,8 @@ SIZE = 32
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='ImageFolder tree -> CIFAR python-pickle layout')
-    parser.add_argument('src', help='folder with train/<class>/, test/<class>/')
+    parser.add_argument('src',
+                        help='folder with train/<class>/ and test/<class>/')
     parser.add_argument('dst', help='data_root to write')
     parser.add_argument('--dataset', choices=sorted(DATASETS),
                         default='cifar10')
@@ -62,8 +63,9 @@ def read_split(folder: str, classes) -> tuple:
         missing = sorted(set(classes) - set(found))
         extra = sorted(set(found) - set(classes))
         raise ValueError(f'{folder}: class folders differ from the '
-                         f'dataset\'s {len(classes)} classes (missing: '
-                         f'{missing or "none"}; unexpected: {extra or "none"})')
+                         f"dataset's {len(classes)} classes (missing: "
+                         f'{missing or "none"}; unexpected: '
+                         f'{extra or "none"})')
     rows, labels, names = [], [], []
     for label, name in enumerate(classes):
         files = sorted(os.listdir(osp.join(folder, name)))
