@@ -8,6 +8,7 @@ import pytest
 import setuptools
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONSTRAINTS = ('requirements/constraints.txt',
@@ -75,7 +76,8 @@ def test_oldest_tested_torch_is_the_lower_bound(setup_kwargs):
                  if Requirement(r).name == 'torch')
     lower = re.search(r'>=([\d.]+)', str(torch.specifier)).group(1)
     assert pins(CONSTRAINTS[1])['torch'] == f'{lower}.0'
-    assert pins(CONSTRAINTS[0])['torch'] > pins(CONSTRAINTS[1])['torch']
+    assert Version(pins(CONSTRAINTS[0])['torch']) > Version(
+        pins(CONSTRAINTS[1])['torch'])
 
 
 def test_setuptools_keeps_pkg_resources_for_mmpretrain_base_configs():

@@ -18,9 +18,9 @@ from dm_plugin.engine import (CfgOptionsAction,  # noqa: E402
                               build_runner, check_dataset_indices,
                               check_model_types, close_distributed,
                               prepare_cpu_distributed)
-from dm_plugin.engine.run_logs import (lower_is_better,  # noqa: E402
-                                       run_lineage, scalar_files,
-                                       validation_summary)
+from dm_plugin.engine.run_logs import (TIMINGS,  # noqa: E402
+                                       lower_is_better, run_lineage,
+                                       scalar_files, validation_summary)
 
 
 def parse_args(argv=None):
@@ -107,7 +107,7 @@ def hub_summary(runner: Runner) -> dict:
     scalars = runner.message_hub.log_scalars
     for key in sorted(k for k in scalars if k.startswith('val/')):
         name = key[len('val/'):]
-        if name not in ('time', 'data_time'):
+        if name not in TIMINGS:
             buffer = scalars[key]
             best = buffer.min() if lower_is_better(name) else buffer.max()
             summary[name] = dict(final=buffer.current(), best=best)
