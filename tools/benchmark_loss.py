@@ -14,9 +14,10 @@ import time
 
 import torch
 import torch.nn.functional as F
-from mmpretrain.models.losses import CrossEntropyLoss
 
+import dm_plugin  # noqa: F401  (first: quiets mmcv-lite's start-up warning)
 from dm_plugin.models.losses import DecoupledMixupLoss
+from mmpretrain.models.losses import CrossEntropyLoss  # noqa: I100
 
 SHAPES = ((128, 100), (256, 1000))
 

@@ -30,14 +30,13 @@ metrics are read from mmengine's ``vis_data/scalars.json`` of every attempt
 (keep ``LocalVisBackend`` in ``vis_backends``): top-1 (``accuracy/top1``),
 top-5 (``accuracy/top5``) and ECE (``*/ece``, see the ``ECE`` metric), final
 (last validation) and best. Writes ``work_root/results.md`` (mean ± sample
-std over seeds), ``results.png`` (every seed, mean ± std) and
+std over seeds), ``results.png`` (every seed as a dot, mean ± std; a
+metric equal in every run is named under it, not drawn) and
 ``results.json`` (every run); ``--report`` writes them from the finished
 runs without training anything.
 """
 import argparse
-import glob
 import json
-import math
 import os
 import os.path as osp
 import re
@@ -52,6 +51,10 @@ from typing import Dict, List, Optional, Tuple
 
 import yaml
 from mmengine.config import DictAction
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from dm_plugin.engine.run_logs import (is_train_record,  # noqa: E402
+                                       run_lineage, validation_summary)
 
 TOOLS = osp.dirname(osp.abspath(__file__))
 MARKER = 'compare_result.json'
@@ -311,48 +314,6 @@ def train(grid: Grid, method: Method, seed: int, resume: bool) -> int:
     return returncode
 
 
-def read_attempt_logs(run_dir: str) -> List[List[dict]]:
-    """The records of each training attempt's ``scalars.json``, oldest
-    first (mmengine names the attempt folders by their start time)."""
-    paths = sorted(glob.glob(osp.join(run_dir, '*', 'vis_data',
-                                      'scalars.json')))
-    attempts = []
-    for path in paths:
-        with open(path) as f:
-            attempts.append([json.loads(line) for line in f if line.strip()])
-    return attempts
-
-
-def is_train_record(record: dict) -> bool:
-    return 'iter' in record
-
-
-def lineage_records(attempts: List[List[dict]]) -> List[dict]:
-    """Training and validation records of the training that produced the
-    final model.
-
-    A resumed attempt redoes what its predecessor did after the checkpoint
-    it resumed from, and a fresh start redoes everything, so an older
-    attempt's records logged at or after the newer attempt's first logged
-    training iteration are dropped. The position of a validation is the last
-    training iteration logged before it (exact when checkpoints fall on
-    logged iterations, as they do with mmengine's defaults).
-    """
-    kept = []  # (position, record)
-    for records in attempts:
-        steps = [r['step'] for r in records if is_train_record(r)]
-        if steps:
-            kept = [(pos, r) for pos, r in kept if pos < steps[0]]
-        position = steps[0] - 1 if steps else math.inf
-        for record in records:
-            if is_train_record(record):
-                position = record['step']
-            elif 'lr' in record:
-                continue
-            kept.append((position, record))
-    return [record for _, record in kept]
-
-
 def metric_key(records: List[dict], name: str) -> Optional[str]:
     """``accuracy/<name>`` if logged, else the first ``*/<name>`` key."""
     keys = sorted({key for record in records for key in record
@@ -363,14 +324,16 @@ def metric_key(records: List[dict], name: str) -> Optional[str]:
 
 def collect_run(run_dir: str) -> dict:
     """Metrics (percent), seconds/iteration and wall time of a run."""
-    records = lineage_records(read_attempt_logs(run_dir))
+    points = run_lineage(run_dir)
+    records = [record for _, record in points]
     val_records = [r for r in records if not is_train_record(r)]
     result = dict(val_evaluations=len(val_records))
-    for name, best in (('top1', max), ('top5', max), ('ece', min)):
+    summary = validation_summary(points)
+    for name in ('top1', 'top5', 'ece'):
         key = metric_key(val_records, name)
-        values = [r[key] for r in val_records if key in r] if key else []
-        result[f'{name}_final'] = values[-1] if values else None
-        result[f'{name}_best'] = best(values) if values else None
+        values = summary.get(key, {})
+        result[f'{name}_final'] = values.get('final')
+        result[f'{name}_best'] = values.get('best')
     train_records = [r for r in records
                      if is_train_record(r) and 'time' in r]
     result['s_per_iter'] = statistics.fmean(
@@ -410,25 +373,34 @@ def markdown_table(grid: Grid, results: Dict[str, List[dict]]) -> str:
 
 
 def seed_chart(grid: Grid, results: Dict[str, List[dict]],
-               out_file: str) -> None:
+               out_file: str) -> Tuple[List[str], List[str]]:
     """One panel per charted metric that any run logged: every seed's value
-    as a dot and the mean ± std as a bar with error bars, on an axis zoomed to
-    the values (differences of a point would vanish on an axis from 0)."""
+    as a dot and the mean ± std as a short line with whiskers, on an axis
+    zoomed to the values (differences of a point would vanish on an axis
+    from 0). A metric with the same value in every run (top-5 at 100 on an
+    easy set) is named under the chart instead of drawn. Returns the drawn
+    and the flat panels' titles."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     names = [method.name for method in grid.methods]
-    panels = []
+    panels, flat = [], []
     for key, _, title in COLUMNS:
         values = [[run[key] for run in results[name]
                    if run[key] is not None] for name in names]
-        if title and any(values):
+        logged = {value for seed_values in values for value in seed_values}
+        if not title or not logged:
+            continue
+        if len(logged) == 1 and sum(map(len, values)) > 1:
+            flat.append(f'{title}: {logged.pop():.2f} in every run')
+        else:
             panels.append((title, values))
     if not panels:
-        panels = [('no validation metrics logged', [[] for _ in names])]
+        panels = [('no varying validation metric', [[] for _ in names])]
     figure, axes = plt.subplots(
-        1, len(panels), figsize=(1.5 + 1.1 * len(names) * len(panels), 4),
+        1, len(panels), figsize=(1.5 + 1.1 * len(names) * len(panels),
+                                 4 + 0.25 * bool(flat)),
         squeeze=False)
     for axis, (title, values) in zip(axes[0], panels):
         for i, seed_values in enumerate(values):
@@ -446,11 +418,16 @@ def seed_chart(grid: Grid, results: Dict[str, List[dict]],
         axis.grid(axis='y', alpha=0.3)
         axis.set_title(title, fontsize='medium')
         axis.set_ylabel('%')
-    figure.suptitle(f'{osp.basename(osp.normpath(grid.work_root))}: seeds '
-                    '(dots), mean ± std (bars)', fontsize='medium')
-    figure.tight_layout()
+    figure.suptitle(f'{osp.basename(osp.normpath(grid.work_root))}: each '
+                    'seed (dot), mean ± std (line and whiskers)',
+                    fontsize='medium')
+    if flat:
+        figure.text(0.5, 0.01, 'Not drawn: ' + '; '.join(flat), ha='center',
+                    fontsize='small')
+    figure.tight_layout(rect=(0, 0.05 if flat else 0, 1, 1))
     figure.savefig(out_file, dpi=120)
     plt.close(figure)
+    return [title for title, _ in panels], flat
 
 
 def parse_args(argv=None):

@@ -1,24 +1,35 @@
 """Plot training / validation curves of mmengine work dirs into one PNG.
 
     python tools/plot_curves.py WORK_DIR [WORK_DIR ...] --out curves.png \
-        [--labels NAME ...] [--keys accuracy/top1 mask_ratio pseudo_acc]
+        [--labels NAME ...] [--keys loss accuracy/top1 calibration/ece ...]
 
 Each WORK_DIR is a work dir (all its ``<timestamp>/vis_data/scalars.json``
 attempts are read, oldest first, so resumed runs join up) or one
-``scalars.json`` file. One panel per key, one line per run, against the
-training iteration; a validation metric is placed at the last training
-iteration logged before it (exact when the validation interval is a multiple
-of the logging interval). Prints the final and best value of every
-validation key.
+``scalars.json`` file. One panel per key, one line per run (the same colour
+in every panel), against the training iteration; a validation metric is
+placed at the last training iteration logged before it (exact when the
+validation interval is a multiple of the logging interval). By default the
+panels are the training loss, every validation metric the runs logged, and
+the semi-supervised ``mask_ratio`` / ``pseudo_acc`` where logged. Prints the
+final and best value of every validation metric (best: the minimum for
+ECE, else the maximum).
 """
 import argparse
-import glob
-import json
 import math
 import os.path as osp
+import sys
 from typing import Dict, List, Tuple
 
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from dm_plugin.engine.run_logs import (TIMINGS,  # noqa: E402
+                                       is_train_record, lower_is_better,
+                                       run_lineage, scalar_files,
+                                       validation_summary)
+
 Points = List[Tuple[int, float]]
+# Training scalars drawn by default when a run logged them.
+DEFAULT_TRAIN_KEYS = ('loss', )
+SEMI_SUPERVISED_KEYS = ('mask_ratio', 'pseudo_acc')
 
 
 def parse_args(argv=None):
@@ -32,8 +43,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--keys',
         nargs='+',
-        default=['accuracy/top1', 'mask_ratio', 'pseudo_acc'],
-        help='logged scalars to plot, one panel each')
+        help='logged scalars to plot, one panel each (default: loss, every '
+        'validation metric, mask_ratio and pseudo_acc where logged)')
     parser.add_argument('--title', default='', help='figure title')
     args = parser.parse_args(argv)
     if args.labels and len(args.labels) != len(args.runs):
@@ -42,44 +53,20 @@ def parse_args(argv=None):
     return args
 
 
-def scalar_files(run: str) -> List[str]:
-    """The scalars.json files of a run, oldest attempt first."""
-    if osp.isfile(run):
-        return [run]
-    files = sorted(glob.glob(osp.join(run, '*', 'vis_data', 'scalars.json')))
-    if not files:
+def read_curves(run: str) -> Dict[str, Points]:
+    """``{key: [(iteration, value), ...]}`` of every scalar of a run (its
+    attempts joined, see :func:`dm_plugin.engine.run_logs.lineage`);
+    validation keys get a ``val/`` prefix."""
+    if not scalar_files(run):
         raise FileNotFoundError(f'no */vis_data/scalars.json under {run} '
                                 '(is LocalVisBackend in vis_backends?)')
-    return files
-
-
-def read_curves(run: str) -> Dict[str, Points]:
-    """``{key: [(iteration, value), ...]}`` of every scalar of a run.
-
-    Training records carry ``iter``; the others are validation records,
-    whose keys get a ``val/`` prefix. A resumed attempt redoes what followed
-    its checkpoint, so the points of older attempts from the newer one's
-    first logged iteration on are dropped.
-    """
     curves: Dict[str, Points] = {}
-    for path in scalar_files(run):
-        with open(path) as f:
-            records = [json.loads(line) for line in f if line.strip()]
-        steps = [r['step'] for r in records if 'iter' in r]
-        if steps:
-            curves = {key: [(x, v) for x, v in points if x < steps[0]]
-                      for key, points in curves.items()}
-        position = steps[0] - 1 if steps else 0
-        for record in records:
-            is_train = 'iter' in record
-            if is_train:
-                position = record['step']
-            for key, value in record.items():
-                if key in ('step', 'iter', 'epoch') or \
-                        not isinstance(value, (int, float)):
-                    continue
-                name = key if is_train else f'val/{key}'
-                curves.setdefault(name, []).append((position, value))
+    for position, record in run_lineage(run):
+        prefix = '' if is_train_record(record) else 'val/'
+        for key, value in record.items():
+            if key not in ('step', 'iter', 'epoch') and isinstance(
+                    value, (int, float)):
+                curves.setdefault(prefix + key, []).append((position, value))
     return curves
 
 
@@ -88,22 +75,30 @@ def find(curves: Dict[str, Points], key: str) -> Points:
     return curves.get(key) or curves.get(f'val/{key}') or []
 
 
-def val_summary(curves: Dict[str, Points]) -> List[str]:
+def default_keys(runs: List[Dict[str, Points]]) -> List[str]:
+    """The training loss, every validation metric but the timings, and the
+    semi-supervised scalars, as far as any run logged them."""
+    logged = set().union(*runs)
+    val = sorted(key[len('val/'):] for key in logged
+                 if key.startswith('val/') and key[len('val/'):] not in
+                 TIMINGS + ('lr', ))
+    return [key for key in DEFAULT_TRAIN_KEYS if key in logged] + val + \
+        [key for key in SEMI_SUPERVISED_KEYS if key in logged]
+
+
+def val_summary(run: str) -> List[str]:
     """``key: final F, best B (iter I)`` for every validation key but the
     timings."""
-    lines = []
-    for key in sorted(curves):
-        name = key[len('val/'):]
-        if key.startswith('val/') and name not in ('time', 'data_time'):
-            points = curves[key]
-            best = max(points, key=lambda p: p[1])
-            lines.append(f'{name}: final {points[-1][1]:.4g}, best '
-                         f'{best[1]:.4g} (iter {best[0]})')
-    return lines
+    return [
+        f'{name}: final {v["final"]:.4g}, best {v["best"]:.4g} '
+        f'(iter {v["best_iter"]})'
+        for name, v in validation_summary(run_lineage(run)).items()
+    ]
 
 
 def plot(runs: List[Dict[str, Points]], labels: List[str], keys: List[str],
-         out: str, title: str = '') -> None:
+         out: str, title: str = ''):
+    """Write the figure to ``out`` and return it."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -115,13 +110,17 @@ def plot(runs: List[Dict[str, Points]], labels: List[str], keys: List[str],
     for ax in axes.flat[len(keys):]:
         ax.axis('off')
     for ax, key in zip(axes.flat, keys):
-        for curves, label in zip(runs, labels):
+        if not any(find(curves, key) for curves in runs):
+            ax.text(0.5, 0.5, 'not logged', ha='center', va='center',
+                    transform=ax.transAxes, color='gray')
+        for index, (curves, label) in enumerate(zip(runs, labels)):
             points = find(curves, key)
             if points:
                 xs, ys = zip(*points)
-                ax.plot(xs, ys, label=label, marker='.' if len(xs) < 30
-                        else None)
-        ax.set_title(key)
+                ax.plot(xs, ys, label=label, color=f'C{index % 10}',
+                        marker='.' if len(xs) < 30 else None)
+        ax.set_title(f'{key} (lower is better)' if lower_is_better(key)
+                     else key)
         ax.set_xlabel('iteration')
         ax.grid(alpha=0.3)
     axes.flat[0].legend(fontsize=8)
@@ -129,21 +128,24 @@ def plot(runs: List[Dict[str, Points]], labels: List[str], keys: List[str],
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
-    plt.close(fig)
+    return fig
 
 
 def main(argv=None):
     args = parse_args(argv)
     labels = args.labels or args.runs
     runs = [read_curves(run) for run in args.runs]
-    for curves, label in zip(runs, labels):
-        if not any(find(curves, key) for key in args.keys):
-            raise KeyError(f'{label} logged none of {args.keys}; it has '
+    keys = args.keys or default_keys(runs)
+    for run, curves, label in zip(args.runs, runs, labels):
+        if not any(find(curves, key) for key in keys):
+            raise KeyError(f'{label} logged none of {keys}; it has '
                            f'{sorted(curves)}')
         print(f'{label}:')
-        for line in val_summary(curves):
+        for line in val_summary(run):
             print(f'  {line}')
-    plot(runs, labels, args.keys, args.out, args.title)
+    figure = plot(runs, labels, keys, args.out, args.title)
+    import matplotlib.pyplot as plt
+    plt.close(figure)
     print(f'wrote {args.out}')
 
 

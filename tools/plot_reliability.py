@@ -5,15 +5,27 @@
         work_dirs/dm/preds.pkl --labels MCE DM --out reliability.png
 
 One panel per prediction file: the accuracy of each confidence bin as bars,
-the gap to the bin's mean confidence shaded, the diagonal of perfect
-calibration, and the ECE (15 bins by default) in the legend.
+the gap to the bin's mean confidence in red (over-confident: confidence above
+accuracy) or orange (under-confident), the diagonal of perfect calibration,
+the ECE (15 bins by default) in the legend, and below it the number of
+predictions in each bin.
+
+The pickle files are read with an allow-list of the few globals that
+mmengine's ``DumpResults`` writes (tensors, ``OrderedDict``); tensor storage
+is loaded with ``torch.load(weights_only=True)``. A file that asks for
+anything else is refused before it can run code.
 """
 import argparse
+import codecs
+import collections
+import io
 import os.path as osp
+import pickle
 import sys
 from typing import List, Sequence, Tuple
 
 import torch
+import torch._utils
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from dm_plugin.evaluation import (  # noqa: E402
@@ -49,13 +61,62 @@ def default_labels(paths: Sequence[str]) -> List[str]:
     return names
 
 
+class UnsafePredictionsError(pickle.UnpicklingError):
+    """A predictions file asks for more than tensors and dicts."""
+
+
+class PredictionUnpickler(pickle.Unpickler):
+    """Unpickles what ``DumpResults`` writes and refuses any other global."""
+
+    ALLOWED = {
+        ('collections', 'OrderedDict'): collections.OrderedDict,
+        ('torch._utils', '_rebuild_tensor_v2'):
+        torch._utils._rebuild_tensor_v2,
+        ('_codecs', 'encode'): codecs.encode,
+    }
+
+    def __init__(self, file, path: str):
+        super().__init__(file)
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        if (module, name) == ('torch.storage', '_load_from_bytes'):
+            return self.load_storage
+        if (module, name) not in self.ALLOWED:
+            raise UnsafePredictionsError(
+                f'{self.path}: refusing {module}.{name}: a predictions file '
+                'holds tensors and dicts only (tools/test.py --out FILE.pkl)')
+        return self.ALLOWED[module, name]
+
+    def load_storage(self, data: bytes):
+        """``torch.storage._load_from_bytes`` with ``weights_only=True``."""
+        try:
+            return torch.load(io.BytesIO(data), weights_only=True)
+        except pickle.UnpicklingError as error:
+            reason = [line for line in str(error).splitlines()
+                      if 'GLOBAL' in line] or ['not tensor data']
+            raise UnsafePredictionsError(
+                f'{self.path}: refusing a tensor storage that asks for more '
+                f'than tensor data ({reason[0]})') from None
+
+
+def read_pickle(path: str):
+    """The object in a predictions pickle, loaded without running code."""
+    with open(path, 'rb') as f:
+        try:
+            return PredictionUnpickler(f, path).load()
+        except UnsafePredictionsError:
+            raise
+        except Exception as error:  # truncated or not a pickle
+            raise ValueError(f'{path}: not a predictions pickle '
+                             f'({type(error).__name__}: {error})') from None
+
+
 def load_predictions(path: str) -> Tuple[torch.Tensor, torch.Tensor]:
     """``(scores (N, C), labels (N,))`` from a ``DumpResults`` pickle."""
-    from mmengine.fileio import load
-
     if not osp.isfile(path):
         raise FileNotFoundError(f'prediction file not found: {path}')
-    samples = load(path, file_format='pkl')
+    samples = read_pickle(path)
     if not isinstance(samples, list) or not samples:
         raise ValueError(f'{path}: expected a non-empty list of predictions '
                          '(tools/test.py --out FILE.pkl)')
@@ -72,30 +133,59 @@ def load_predictions(path: str) -> Tuple[torch.Tensor, torch.Tensor]:
     return scores.float(), labels.long()
 
 
-def draw_panel(axis, confidences, correct, n_bins: int, title: str) -> float:
-    """Draw one reliability diagram; returns the ECE in percent."""
+# Colours of the diagram; every one drawn is in the legend (no transparency,
+# so overlaps cannot make colours of their own).
+ACCURACY_COLOR = 'tab:blue'
+OVER_COLOR = 'tab:red'  # confidence above accuracy
+UNDER_COLOR = 'tab:orange'  # confidence below accuracy
+
+
+def draw_panel(axis, count_axis, confidences, correct, n_bins: int,
+               title: str) -> float:
+    """Draw one reliability diagram and its per-bin counts; returns the ECE
+    in percent.
+
+    Each occupied bin is a bar from 0 to its accuracy; the gap to its mean
+    confidence is a red bar above it when the bin is over-confident, and the
+    top of the bar drawn orange when it is under-confident.
+    """
     counts, bin_confidence, bin_accuracy = calibration_bins(
         confidences, correct, n_bins)
     ece = 100 * float(expected_calibration_error(confidences, correct,
                                                  n_bins))
     top1 = 100 * float(correct.double().mean())
     width = 1. / n_bins
-    centers = (torch.arange(n_bins, dtype=torch.float64) + 0.5) * width
-    occupied = counts > 0
-    centers, bin_confidence, bin_accuracy = (
-        centers[occupied].numpy(), bin_confidence[occupied].numpy(),
-        bin_accuracy[occupied].numpy())
-    axis.bar(centers, bin_accuracy, width=width, color='tab:blue',
-             edgecolor='black', linewidth=0.5,
-             label=f'Accuracy (top-1 {top1:.1f}%)')
-    axis.bar(centers, bin_confidence - bin_accuracy, width=width,
-             bottom=bin_accuracy, color='tab:red', alpha=0.3,
-             edgecolor='tab:red', hatch='//', linewidth=0.5,
-             label=f'Gap (ECE {ece:.2f}%)')
+    centers = ((torch.arange(n_bins, dtype=torch.float64) + 0.5) *
+               width).numpy()
+    occupied = (counts > 0).numpy()
+    confidence, accuracy = bin_confidence.numpy(), bin_accuracy.numpy()
+    low = occupied * accuracy.clip(max=confidence)
+    over = occupied * (confidence - accuracy).clip(min=0)
+    under = occupied * (accuracy - confidence).clip(min=0)
+    style = dict(width=width, edgecolor='black', linewidth=0.5)
+    axis.bar(centers, low, color=ACCURACY_COLOR,
+             label=f'Accuracy (top-1 {top1:.1f}%)', **style)
+    axis.bar(centers, under, bottom=low, color=UNDER_COLOR,
+             label='Gap, under-confident', **style)
+    axis.bar(centers, over, bottom=low, color=OVER_COLOR,
+             label='Gap, over-confident', **style)
     axis.plot([0, 1], [0, 1], '--', color='gray', label='Perfect calibration')
-    axis.set(xlim=(0, 1), ylim=(0, 1), xlabel='Confidence',
-             ylabel='Accuracy', title=title, aspect='equal')
-    axis.legend(loc='upper left', fontsize='small')
+    axis.plot([], [], ' ', label=f'ECE {ece:.2f}% ({n_bins} bins)')
+    axis.set(xlim=(0, 1), ylim=(0, 1), ylabel='Accuracy')
+    axis.tick_params(labelbottom=False)
+    # Above the axes, where it covers no bar.
+    handles, names = axis.get_legend_handles_labels()
+    order = [names.index(name) for name in sorted(
+        names, key=lambda n: (n.startswith(('Perfect', 'ECE')), 0))]
+    axis.legend([handles[i] for i in order], [names[i] for i in order],
+                title=title, loc='lower center', bbox_to_anchor=(0.5, 1.0),
+                ncol=2, fontsize='small', frameon=False)
+    bars = count_axis.bar(centers, counts.numpy(), color='gray', **style)
+    count_axis.bar_label(bars, labels=[
+        str(int(c)) if c else '' for c in counts.tolist()
+    ], fontsize=6, rotation=90, padding=2)
+    count_axis.set(xlim=(0, 1), xlabel='Confidence', ylabel='Predictions')
+    count_axis.set_ylim(0, 1.35 * max(float(counts.max()), 1.))
     return ece
 
 
@@ -112,12 +202,13 @@ def plot_reliability(predictions: Sequence[Tuple[torch.Tensor, torch.Tensor]],
     if not osp.isdir(out_dir):
         raise FileNotFoundError(f'--out directory does not exist: {out_dir}')
     figure, axes = plt.subplots(
-        1, len(predictions), figsize=(4.2 * len(predictions), 4.4),
-        squeeze=False)
+        2, len(predictions), figsize=(4.2 * len(predictions), 5.6),
+        squeeze=False, sharex='col', height_ratios=(3, 1))
     eces = [
-        draw_panel(axis, *top1_confidence(scores, targets), n_bins, label)
-        for axis, (scores, targets), label in zip(axes[0], predictions,
-                                                  labels)
+        draw_panel(axis, count_axis, *top1_confidence(scores, targets),
+                   n_bins, label)
+        for axis, count_axis, (scores, targets), label in zip(
+            axes[0], axes[1], predictions, labels)
     ]
     figure.tight_layout()
     figure.savefig(out_file, dpi=120)

@@ -8,13 +8,13 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.evaluator import DumpResults
-from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import dm_plugin  # noqa: E402,F401  (registers models, mixers, datasets)
-from dm_plugin.engine import (check_model_types,  # noqa: E402
+from dm_plugin.engine import (CfgOptionsAction,  # noqa: E402
+                              build_runner, check_model_types,
                               close_distributed, prepare_cpu_distributed)
 
 
@@ -28,7 +28,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help='override config entries')
     parser.add_argument(
         '--launcher',
@@ -60,7 +60,7 @@ def main(argv=None):
     cfg.load_from = args.checkpoint
     cfg.launcher = args.launcher
     prepare_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     if args.out:
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))

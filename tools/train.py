@@ -8,14 +8,20 @@ import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import IterBasedTrainLoop, Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import dm_plugin  # noqa: E402,F401  (registers models, mixers, datasets)
-from dm_plugin.engine import (check_model_types,  # noqa: E402
-                              close_distributed, prepare_cpu_distributed)
+from dm_plugin.engine import (CfgOptionsAction,  # noqa: E402
+                              build_runner, check_dataset_indices,
+                              check_model_types, close_distributed,
+                              prepare_cpu_distributed)
 from dm_plugin.engine.optim_check import check_optimizer  # noqa: E402
+from dm_plugin.engine.run_logs import (TIMINGS,  # noqa: E402
+                                       lower_is_better, run_lineage,
+                                       scalar_files, validation_summary)
 
 
 def parse_args(argv=None):
@@ -42,8 +48,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
-        help='override config entries, e.g. train_cfg.max_epochs=10')
+        action=CfgOptionsAction,
+        help='override config entries, e.g. train_cfg.max_epochs=10 '
+        'model.mixer.type=FMix')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -87,20 +94,54 @@ def merge_args(cfg: Config, args) -> Config:
     return cfg
 
 
-def print_summary(runner: Runner) -> None:
-    """One closing block: final and best validation metrics, checkpoint."""
-    if runner.rank != 0:
-        return
-    lines = ['', '=' * 60, f'Finished: {runner.work_dir}']
+class TrainStart(Hook):
+    """Notes the iteration training starts from, after any resume."""
+
+    def before_train(self, runner) -> None:
+        self.iter = runner.iter
+
+
+def hub_summary(runner: Runner) -> dict:
+    """:func:`validation_summary` from the message hub, for runs that log no
+    ``scalars.json`` (no ``LocalVisBackend``)."""
+    summary = {}
     scalars = runner.message_hub.log_scalars
     for key in sorted(k for k in scalars if k.startswith('val/')):
         name = key[len('val/'):]
-        if name in ('time', 'data_time'):
-            continue
-        buffer = scalars[key]
-        best = buffer.min() if name.endswith('/ece') else buffer.max()
-        lines.append(f'  {name}: final {buffer.current():.2f}, '
-                     f'best {best:.2f}')
+        if name not in TIMINGS:
+            buffer = scalars[key]
+            best = buffer.min() if lower_is_better(name) else buffer.max()
+            summary[name] = dict(final=buffer.current(), best=best)
+    return summary
+
+
+def progress(runner: Runner) -> str:
+    if isinstance(runner.train_loop, IterBasedTrainLoop):
+        return f'iteration {runner.iter} of {runner.max_iters}'
+    return f'epoch {runner.epoch} of {runner.max_epochs}'
+
+
+def print_summary(runner: Runner, trained: bool = True) -> None:
+    """One closing block: final and best validation metrics of the run (all
+    its attempts, from the work dir's logs), and the last checkpoint. A
+    resume of a run that was complete trains nothing and says so."""
+    if runner.rank != 0:
+        return
+    if trained:
+        lines = ['', '=' * 60, f'Finished: {runner.work_dir}']
+    else:
+        lines = ['', '=' * 60,
+                 f'Already complete: {runner.work_dir} is at '
+                 f'{progress(runner)}; nothing was trained (raise '
+                 'train_cfg.max_epochs / max_iters to train longer).',
+                 'Metrics of the run:']
+    if scalar_files(runner.work_dir):
+        summary = validation_summary(run_lineage(runner.work_dir))
+    else:
+        summary = hub_summary(runner)
+    for name, values in summary.items():
+        lines.append(f'  {name}: final {values["final"]:.2f}, '
+                     f'best {values["best"]:.2f}')
     last = osp.join(runner.work_dir, 'last_checkpoint')
     if osp.isfile(last):
         with open(last) as f:
@@ -114,10 +155,13 @@ def main(argv=None):
     cfg = merge_args(Config.fromfile(args.config), args)
     check_model_types(cfg.model)
     check_optimizer(cfg.get('optim_wrapper'))
+    check_dataset_indices(cfg)
     prepare_cpu_distributed(cfg)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
+    start = TrainStart()
+    runner.register_hook(start)
     runner.train()
-    print_summary(runner)
+    print_summary(runner, trained=runner.iter > start.iter)
     close_distributed()
 
 

@@ -8,7 +8,10 @@ paper's Figure 1): where does each model see each of the two classes?
 Each (CONFIG, CKPT) is one model; all models see the same mixed samples, built
 from the first model's test set. CAM (Zhou et al., CVPR 2016) of class c is
 ``relu(sum_k W[c, k] F_k)`` over the last feature map F, for backbones followed
-by global average pooling and a linear head (LinearClsHead, DMClsHead).
+by global average pooling and a linear head (LinearClsHead, DMClsHead). The
+tool prints which feature map it uses, and refuses a 1x1 map (small images
+through a deep backbone, e.g. the 8x8 digits of the quickstart): its CAM is
+one value spread over the whole image.
 """
 import argparse
 import os
@@ -70,7 +73,36 @@ def load_model(config: str, checkpoint: str, cfg_options=None):
     if not isinstance(getattr(head, 'fc', None), torch.nn.Linear):
         raise TypeError(f'CAM needs a linear head (fc), got '
                         f'{type(head).__name__}')
+    neck = getattr(model, 'neck', None)
+    if type(neck).__name__ != 'GlobalAveragePooling':
+        raise TypeError('CAM needs global average pooling between the '
+                        f'backbone and the head, got {type(neck).__name__}')
     return cfg, model.eval()
+
+
+def feature_layer(model) -> str:
+    """Which backbone output the CAM uses, in words."""
+    stages = getattr(model.backbone, 'out_indices', None)
+    stage = f' stage {stages[-1]}' if stages else ''
+    return f'{type(model.backbone).__name__}{stage} output'
+
+
+@torch.no_grad()
+def last_feature_map(model, inputs: torch.Tensor) -> torch.Tensor:
+    """(N, K, h, w) last backbone feature map; raises ``ValueError`` when it
+    is 1x1, where a CAM cannot localise anything."""
+    feature = model.backbone(inputs)[-1]
+    if feature.dim() != 4:
+        raise ValueError(f'CAM needs a (N, K, h, w) feature map from the '
+                         f'backbone, got shape {tuple(feature.shape)}')
+    if feature.shape[-2:] == (1, 1):
+        raise ValueError(
+            f'the {feature_layer(model)} is 1x1 for {inputs.shape[-2]}x'
+            f'{inputs.shape[-1]} inputs ({feature.shape[1]} channels): its '
+            'CAM is one value spread over the image. CAMs need a spatial '
+            'map: larger images, or a backbone that downsamples less (e.g. '
+            '32x32 CIFAR images through ResNet_CIFAR give 4x4).')
+    return feature
 
 
 def pick_pairs(cfg, num_pairs: int, seed: int):
@@ -114,7 +146,7 @@ def mix(images: torch.Tensor, mixer: str, lam: float) -> torch.Tensor:
 def class_activation_maps(model, inputs: torch.Tensor,
                           classes: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) inputs, (N,) classes -> (N, H, W) CAMs in [0, 1]."""
-    feature = model.backbone(inputs)[-1]  # (N, K, h, w)
+    feature = last_feature_map(model, inputs)  # (N, K, h, w)
     weights = model.head.fc.weight[classes]  # (N, K)
     cam = F.relu(torch.einsum('nk,nkhw->nhw', weights, feature))
     cam = F.interpolate(cam[:, None], size=inputs.shape[-2:],
@@ -160,6 +192,11 @@ def main(argv=None):
 
     cams = [(class_activation_maps(m, mixed, first_cls),
              class_activation_maps(m, mixed, second_cls)) for _, m in models]
+    layers = []
+    for label, (_, model) in zip(labels, models):
+        size = 'x'.join(map(str, last_feature_map(model, mixed).shape[1:]))
+        layers.append(f'{label}: {feature_layer(model)} ({size}) x head.fc')
+        print(f'CAM of {layers[-1]}')
     for row in range(args.pairs):
         cells = [(first_img[row], f'A: {name(first_cls[row])}', None),
                  (second_img[row], f'B: {name(second_cls[row])}', None),
@@ -173,6 +210,7 @@ def main(argv=None):
                 ax.imshow(cam.numpy(), cmap='jet', alpha=0.5, vmin=0, vmax=1)
             ax.set_title(title, fontsize=7)
             ax.axis('off')
+    fig.suptitle('; '.join(layers), fontsize=7)
     fig.tight_layout()
     os.makedirs(args.out, exist_ok=True)
     path = osp.join(args.out, f'cam_{args.mixer.lower()}.png')

@@ -26,6 +26,7 @@ import itertools
 import os
 import os.path as osp
 import sys
+import textwrap
 
 import numpy as np
 import torch
@@ -254,17 +255,26 @@ def draw_rows(axes_rows, rows):
         ax.set_title(name, fontsize=9)
 
 
+def mixer_title(name: str, mixer, width: int = 72) -> str:
+    """``Name(settings)`` wrapped to ``width`` characters a line: the
+    mixer's own arguments (``extra_repr``), not the modules it holds (a
+    dynamic mixer's repr prints its whole network)."""
+    return textwrap.fill(f'{name}({mixer.extra_repr()})', width=width,
+                         subsequent_indent='    ', break_long_words=False)
+
+
 def save_grid(path: str, rows, header: str = None):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
+    header_lines = header.count('\n') + 1 if header else 0
     fig, axes = plt.subplots(
-        len(rows), 4, figsize=(6.4, 1.6 * len(rows) + 0.3), squeeze=False)
+        len(rows), 4, figsize=(6.4, 1.6 * len(rows) + 0.2 * header_lines),
+        squeeze=False, layout='constrained')
     draw_rows(axes, rows)
     if header:
-        fig.suptitle(header, fontsize=10)
-    fig.tight_layout()
+        fig.suptitle(header, fontsize=8, family='monospace')
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -300,7 +310,7 @@ def main(argv=None):
                  row_title(images[i], mixed[i], lam[i]))
                 for i in shown[:args.pairs]]
         path = osp.join(args.out, f'{name}.png')
-        save_grid(path, rows, header=repr(mixer))
+        save_grid(path, rows, header=mixer_title(name, mixer))
         overview.append(rows[0][:4] + (f'{name}\n{rows[0][4]}', ))
         print(f'{name}: {path}')
     if overview:

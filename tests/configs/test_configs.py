@@ -296,3 +296,31 @@ def test_cifar100_resnet18_hyper_parameters(file, mixer, alpha):
     assert cfg.model.mixer == dict(type=mixer, alpha=alpha)
     assert cfg.model.head.loss.type == 'DecoupledMixupLoss'
     assert cfg.model.backbone.type == 'ResNet_CIFAR'
+
+
+DATASET_BASES = sorted(
+    path.name for path in (CONFIG_DIR / '_base_' / 'datasets').glob('*.py')
+    if 'type' in Config.fromfile(str(path)).get('train_dataloader', {}).get(
+        'dataset', {}))
+
+
+@pytest.mark.parametrize('name', DATASET_BASES)
+def test_dataset_without_data_names_the_missing_file(name, tmp_path,
+                                                     monkeypatch):
+    """Every dataset of the configs, pointed at an empty folder, fails when
+    it is built, naming a path in that folder; none tries to download."""
+    import mmpretrain.datasets.cifar as cifar
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('a download was attempted')
+
+    monkeypatch.setattr(cifar, 'download_and_extract_archive', refuse)
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmpretrain')
+    for loader in ('train_dataloader', 'val_dataloader'):
+        dataset = copy.deepcopy(load(f'_base_/datasets/{name}')[loader]
+                                .dataset)
+        dataset.data_root = str(tmp_path / 'empty')
+        with pytest.raises(FileNotFoundError, match=re.escape(
+                str(tmp_path / 'empty'))):
+            DATASETS.build(dataset)

@@ -11,6 +11,8 @@ import yaml
 from mmengine.config import Config
 from PIL import Image
 
+from dm_plugin.engine.run_logs import read_records, scalar_files
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
@@ -183,7 +185,7 @@ def test_grid_end_to_end_with_resume(tmp_path, configs, capsys):
     assert marker['wall_s'] == pytest.approx(
         sum(attempt['elapsed_s'] for attempt in attempts), abs=0.01)
     # Iteration-2 validation kept, the stale iteration-4 one replaced.
-    first, second = compare.read_attempt_logs(mce1)
+    first, second = [read_records(path) for path in scalar_files(mce1)]
     kept = [r['accuracy/top1'] for r in first if 'iter' not in r][0]
     redone = [r['accuracy/top1'] for r in second if 'iter' not in r]
     assert [r['step'] for r in second if 'iter' in r] == [3, 4]
@@ -264,20 +266,6 @@ def record(step=None, **metrics):
     if step is not None:
         return dict(lr=0.1, loss=1., time=0.5, iter=step, step=step)
     return dict(time=0.1, step=0, **metrics)
-
-
-def test_lineage_drops_records_redone_after_resume_or_restart():
-    first = [record(1), record(2), record(**{'accuracy/top1': 10.}),
-             record(3), record(4), record(**{'accuracy/top1': 20.})]
-    # Resumed from the iteration-2 checkpoint: iterations 3-4 redone.
-    second = [record(3), record(4), record(**{'accuracy/top1': 30.})]
-    # Resumed at the end: nothing logged.
-    kept = compare.lineage_records([first, second, []])
-    assert kept == first[:3] + second
-    assert kept[3] is second[0]
-    # A fresh restart replaces everything, iteration times included.
-    restart = [dict(r, time=2.) if 'iter' in r else r for r in first[:3]]
-    assert compare.lineage_records([first, restart]) == restart
 
 
 def test_metric_key_prefers_accuracy():
@@ -389,3 +377,29 @@ def test_failed_run_is_reported_and_not_marked(tmp_path, configs, capsys):
         assert 'NoSuchBackbone' in f.read()
     row = open(osp.join(work_root, 'results.md')).read().splitlines()[2]
     assert row.startswith('| broken | 0/1 | - |')
+
+
+def chart_results(top5):
+    """Two methods x two seeds; top-5 values as given, the rest varying."""
+    return {
+        name: [dict(top1_final=50. + i + 2 * j, top1_best=None,
+                    top5_final=top5[i][j], ece_final=5. + i - j)
+               for j in range(2)]
+        for i, name in enumerate(('mce', 'dm'))
+    }
+
+
+def test_chart_names_a_metric_flat_in_every_run_instead_of_drawing_it(
+        tmp_path):
+    grid = compare.Grid(str(tmp_path / 'grid'), [0, 1], [
+        compare.Method('mce', 'a.py'), compare.Method('dm', 'b.py')])
+    out = str(tmp_path / 'chart.png')
+    drawn, flat = compare.seed_chart(
+        grid, chart_results([[100., 100.], [100., 100.]]), out)
+    assert drawn == ['Top-1 (final)', 'ECE (final, lower is better)']
+    assert flat == ['Top-5 (final): 100.00 in every run']
+    assert Image.open(out).format == 'PNG'
+    # One differing run is information: the panel is drawn.
+    drawn, flat = compare.seed_chart(
+        grid, chart_results([[100., 100.], [100., 99.5]]), out)
+    assert 'Top-5 (final)' in drawn and flat == []

@@ -1,7 +1,9 @@
 """tools/plot_reliability.py on predictions dumped the way tools/test.py
 --out dumps them (mmengine's DumpResults)."""
 import importlib.util
+import os
 import os.path as osp
+import pickle
 import re
 
 import pytest
@@ -92,3 +94,89 @@ def test_bad_inputs(tmp_path):
     empty = dump_predictions(str(tmp_path / 'empty.pkl'), [], [])
     with pytest.raises(ValueError, match='non-empty list'):
         plot_reliability.load_predictions(empty)
+
+
+class RunsCode:
+    """Unpickling this runs a shell command (what a crafted file does)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}', )
+
+
+class StorageRunsCode:
+    """A tensor storage whose inner (torch legacy) pickle runs code."""
+
+    def __init__(self, marker):
+        self.inner = pickle.dumps(RunsCode(marker), protocol=2)
+
+    def __reduce__(self):
+        return torch.storage._load_from_bytes, (self.inner, )
+
+
+@pytest.mark.parametrize('payload', [RunsCode, StorageRunsCode])
+def test_crafted_prediction_file_is_refused_without_running_code(
+        tmp_path, payload):
+    marker = tmp_path / 'marker'
+    path = str(tmp_path / 'preds.pkl')
+    with open(path, 'wb') as f:
+        pickle.dump([dict(pred_score=payload(marker), gt_label=1)], f)
+    with pytest.raises(pickle.UnpicklingError, match=re.escape(path)):
+        plot_reliability.load_predictions(path)
+    assert not marker.exists()
+
+
+def test_crafted_file_is_live(tmp_path):
+    """The payload of the test above does run through a plain unpickler."""
+    marker = tmp_path / 'marker'
+    pickle.loads(pickle.dumps(RunsCode(marker)))
+    assert marker.exists()
+
+
+def test_truncated_file_is_named(tmp_path):
+    path = dump_predictions(str(tmp_path / 'p.pkl'), *predictions(4, 1.))
+    data = open(path, 'rb').read()
+    open(path, 'wb').write(data[:len(data) // 2])
+    with pytest.raises(ValueError, match='not a predictions pickle'):
+        plot_reliability.load_predictions(path)
+
+
+def facecolors(patches):
+    return {tuple(round(c, 3) for c in patch.get_facecolor())
+            for patch in patches}
+
+
+@pytest.mark.parametrize('over', [True, False])
+def test_every_drawn_colour_is_in_the_legend_and_counts_are_per_bin(over):
+    """Over-confident bins get a red gap above the bar, under-confident ones
+    an orange top; bars are opaque so overlaps make no colour of their own;
+    the lower panel counts the predictions of each bin."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    generator = torch.Generator().manual_seed(5)
+    confidences = 0.3 + 0.7 * torch.rand(200, generator=generator)
+    # Right far less (over) or far more (under) often than confident.
+    rate = confidences - 0.25 if over else confidences + 0.25
+    correct = torch.rand(200, generator=generator) < rate
+    figure, (axis, count_axis) = plt.subplots(2, 1)
+    plot_reliability.draw_panel(axis, count_axis, confidences, correct, 10,
+                                'model')
+    drawn = [p for p in axis.patches if p.get_height() > 0]
+    legend = axis.get_legend()
+    assert facecolors(drawn) <= facecolors(legend.get_patches())
+    assert all(p.get_alpha() in (None, 1) for p in drawn)
+    gap = matplotlib.colors.to_rgba(plot_reliability.OVER_COLOR if over
+                                    else plot_reliability.UNDER_COLOR)
+    assert tuple(round(c, 3) for c in gap) in facecolors(drawn)
+    # Per-bin counts against a per-sample count.
+    expected = [0] * 10
+    for confidence in confidences.tolist():
+        expected[min(int(confidence * 10 - 1e-9), 9)] += 1
+    assert [p.get_height() for p in count_axis.patches] == expected
+    labels = [t.get_text() for t in count_axis.texts]
+    assert labels == [str(n) if n else '' for n in expected]
+    plt.close(figure)

@@ -55,3 +55,23 @@ def test_bad_arguments_are_named(trained):
         visualize_cam.parse_args([config, ckpt, '--out', 'x', '--lam', '1'])
     with pytest.raises(SystemExit):
         visualize_cam.parse_args([config, '--out', 'x'])
+
+
+def test_one_by_one_feature_map_is_refused(trained):
+    """8x8 images through ResNet_CIFAR end in a 1x1 map (the quickstart's
+    case): every CAM would be one value spread over the image."""
+    config, ckpt = trained
+    _, model = visualize_cam.load_model(config, ckpt)
+    with pytest.raises(ValueError, match=r'ResNet_CIFAR stage 3 output is '
+                       r'1x1 for 8x8 inputs \(64 channels\)'):
+        visualize_cam.class_activation_maps(model, torch.randn(2, 3, 8, 8),
+                                            torch.tensor([0, 1]))
+
+
+def test_names_the_layer_it_uses(trained, tmp_path, capsys):
+    config, ckpt = trained
+    visualize_cam.main([config, ckpt, '--labels', 'DM', '--pairs', '2',
+                        '--out', str(tmp_path / 'cam')])
+    # 16x16 images: ResNet_CIFAR's last stage gives 64 channels of 2x2.
+    assert 'CAM of DM: ResNet_CIFAR stage 3 output (64x2x2) x head.fc' in \
+        capsys.readouterr().out

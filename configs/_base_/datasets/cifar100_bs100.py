@@ -1,8 +1,8 @@
-# CIFAR-100, 32x32, batch 100 (1 GPU): as cifar10_bs100.py, on mmpretrain's
-# CIFAR100 (the official python archive extracted under data_root, i.e.
-# cifar-100-python/). Nothing is downloaded.
+# CIFAR-100, 32x32, batch 100 (1 GPU): as cifar10_bs100.py, with
+# CheckedCIFAR100 (the official python archive extracted under data_root,
+# i.e. cifar-100-python/). Nothing is downloaded.
 _base_ = './cifar10_bs100.py'
-dataset_type = 'CIFAR100'
+dataset_type = 'CheckedCIFAR100'
 data_root = 'data/cifar100'  # holds cifar-100-python/
 data_preprocessor = dict(
     num_classes=100,

@@ -1,8 +1,10 @@
-# CIFAR-10, 32x32, batch 100 (1 GPU); mmpretrain's CIFAR10 reads the
-# official python archive extracted under data_root (cifar-10-batches-py/).
-# Nothing is downloaded (download=False). Augmentation of the paper's CIFAR
-# benchmarks: 4-pixel reflect-padded random crop and horizontal flip.
-dataset_type = 'CIFAR10'
+# CIFAR-10, 32x32, batch 100 (1 GPU), read from the official python archive
+# extracted under data_root (cifar-10-batches-py/) by CheckedCIFAR10, which
+# names a missing or mismatching file and never downloads (docs/datasets.md;
+# tools/dataset_converters/folder_to_cifar.py writes this layout from an
+# ImageFolder copy). Augmentation of the paper's CIFAR benchmarks: 4-pixel
+# reflect-padded random crop and horizontal flip.
+dataset_type = 'CheckedCIFAR10'
 data_root = 'data/cifar10'  # holds cifar-10-batches-py/
 data_preprocessor = dict(
     num_classes=10,

@@ -1,9 +1,7 @@
 # CIFAR-10 as image files in ImageFolder layout, read by mmpretrain's
-# CustomDataset: data_root/train/<class>/*.jpg, data_root/test/<class>/*.jpg,
-# e.g. the JPEG copy in ../shared/data, extracted with
-#   mkdir -p data/cifar10-jpeg
-#   tar xzf ../shared/data/cifar10-jpeg.tar.gz -C data/cifar10-jpeg
-# Any ImageFolder tree of 32x32 images works the same way (set num_classes).
+# CustomDataset: data_root/train/<class>/*.jpg, data_root/test/<class>/*.jpg
+# (class folders named as CIFAR-10's classes; docs/datasets.md). Any
+# ImageFolder tree of 32x32 images works the same way (set num_classes).
 # Same augmentation as cifar10_bs100.py.
 _base_ = './cifar10_bs100.py'
 dataset_type = 'CustomDataset'
