@@ -153,7 +153,8 @@ def only_checkpoint_globals():
         torch.serialization.add_safe_globals(saved)
 
 
-# torch names the refused global as "GLOBAL posix.system ..." in its message.
+# torch names the refused global as "GLOBAL posix.system ..." in its message;
+# a builtin as "GLOBAL builtins.exec" (torch 2.6) or "GLOBAL exec" (newer).
 REFUSED_GLOBAL = re.compile(r'GLOBAL ([\w.]+)')
 # torch.save writes a zip archive (or, before torch 1.6, a pickle)
 CHECKPOINT_HEADERS = (b'PK', b'\x80')
@@ -193,8 +194,11 @@ def refusal(error: pickle.UnpicklingError) -> str:
     """Why torch's weights-only unpickler refused a file, in short."""
     refused = REFUSED_GLOBAL.search(str(error))
     if refused:
-        return (f'it asks for the global {refused.group(1)!r}, which a '
-                'checkpoint of weights never needs')
+        name = refused.group(1)
+        if '.' not in name:  # a pickled global is always module.name
+            name = f'builtins.{name}'
+        return (f'it asks for the global {name!r}, which a checkpoint of '
+                'weights never needs')
     if isinstance(error, UnsafePickleError):
         return str(error)
     if isinstance(error.__context__, UnsafePickleError):

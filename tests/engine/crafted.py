@@ -25,10 +25,11 @@ class Payload:
 
 
 def code_payloads(marker: str) -> dict:
-    """Payloads that create ``marker``, by the global torch refuses."""
+    """Payloads that create ``marker``, by the global torch refuses (as
+    pickle names it)."""
     return {
         'posix.system': Payload(os.system, f'touch {marker}'),
-        'exec': Payload(exec, f'open({marker!r}, "w").close()'),
+        'builtins.exec': Payload(exec, f'open({marker!r}, "w").close()'),
         # pickled as getattr(pathlib.Path, 'touch')(path)
         'pathlib.Path': Payload(pathlib.Path.touch, pathlib.Path(marker)),
     }
