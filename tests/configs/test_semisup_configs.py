@@ -188,6 +188,32 @@ def test_dm_variant_shares_the_split_of_its_baseline(path):
         baseline.train_dataloader.dataset.split_file
 
 
+@pytest.mark.parametrize('path', [p for p in CIFAR if 'cpu' not in p],
+                         ids=name_of)
+def test_cifar_data_is_checked_and_never_downloaded(path, tmp_path,
+                                                    monkeypatch):
+    """The CIFAR datasets, pointed at an empty folder, fail naming the
+    missing file of the python archive, without a download."""
+    import mmpretrain.datasets.cifar as cifar
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import DATASETS
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('a download was attempted')
+
+    monkeypatch.setattr(cifar, 'download_and_extract_archive', refuse)
+    init_default_scope('mmpretrain')
+    cfg = load(path)
+    for dataset in (cfg.train_dataloader.dataset.dataset,
+                    cfg.val_dataloader.dataset,
+                    cfg.test_dataloader.dataset):
+        assert dataset.type.startswith('CheckedCIFAR')
+        dataset.data_root = str(tmp_path / 'empty')
+        with pytest.raises(FileNotFoundError,
+                           match=re.escape(str(tmp_path / 'empty'))):
+            DATASETS.build(dataset)
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=name_of)
 def test_dataloaders_work_with_num_workers_0(path):
     """`--cfg-options train_dataloader.num_workers=0` (and for val) gives
@@ -247,3 +273,17 @@ def test_cpu_comparison_config_trains_with_num_workers_0(tmp_path):
     out = tmp_path / 'curves.png'
     plot_curves.main([str(tmp_path / 'work'), '--out', str(out)])
     assert out.stat().st_size > 0
+    # docs/semisup.md's curves command runs on it and plots logged keys.
+    command = docs_curves_command()
+    assert command[:2] == ['python', 'tools/plot_curves.py']
+    args = plot_curves.parse_args(command[2:])
+    assert args.keys, 'the command names its keys'
+    for key in args.keys:
+        assert plot_curves.find(curves, key), key
+
+
+def docs_curves_command():
+    """The ``Curves:`` command line of docs/semisup.md, split."""
+    with open(osp.join(CONFIG_DIR, '..', '..', 'docs', 'semisup.md')) as f:
+        text = f.read()
+    return text.split('Curves: `', 1)[1].split('`', 1)[0].split()

@@ -1,5 +1,6 @@
-# CIFAR-10 for FixMatch and DMixMatch (mmpretrain's CIFAR10, the python
-# version at data/cifar10): 64 labeled and 7 x 64 unlabeled images a step,
+# CIFAR-10 for FixMatch and DMixMatch (CheckedCIFAR10: the official python
+# archive extracted under data/cifar10, i.e. cifar-10-batches-py/; a missing
+# or mismatching file is named and nothing is downloaded): 64 labeled and 7 x 64 unlabeled images a step,
 # the unlabeled ones drawn from the whole training set (labeled images
 # included), as in FixMatch's reference code and OpenMixup's CIFAR configs.
 # Views as FixMatch's reference code makes them (augment 'd.d.rac'): weak =
@@ -41,7 +42,8 @@ train_dataloader = dict(
     dataset=dict(
         type='SemiSupervisedDataset',
         dataset=dict(
-            type='CIFAR10', data_root=data_root, split='train', pipeline=[]),
+            type='CheckedCIFAR10', data_root=data_root, split='train',
+            pipeline=[]),
         labeled_per_class=25,
         mu=7,
         unlabeled_pool='all',
@@ -55,7 +57,7 @@ val_dataloader = dict(
     num_workers=4,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='CIFAR10',
+        type='CheckedCIFAR10',
         data_root=data_root,
         split='test',
         pipeline=[dict(type='PackInputs')]),
