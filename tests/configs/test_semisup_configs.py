@@ -111,7 +111,7 @@ def test_cifar_settings(path):
     assert dataset.mu == 7 and dataset.unlabeled_pool == 'all'
     labels = int(re.search(r'_(\d+)(_cpu)?$', name).group(1))
     assert dataset.labeled_per_class * model.head.num_classes == labels
-    strong = dataset.strong_pipeline[2]
+    strong = dataset.strong_pipeline[-2]
     assert strong == dict(type='FixMatchRandAugment', num_ops=2,
                           max_level=10, op_prob=0.5, cutout=16)
     if 'dmixmatch' in name:  # OpenMixup's DMixMatch config
@@ -212,6 +212,20 @@ def test_cifar_data_is_checked_and_never_downloaded(path, tmp_path,
         with pytest.raises(FileNotFoundError,
                            match=re.escape(str(tmp_path / 'empty'))):
             DATASETS.build(dataset)
+
+
+def test_cifar_views_are_reflect_padded_crops():
+    """FixMatch's augment_shift: a 4-pixel reflect-padded crop, in the weak
+    and the strong view: all 81 of torchvision's reflect-padded crops come
+    up, and nothing else."""
+    from test_fast_data_configs import per_sample_crops
+    cfg = load(osp.join(CONFIG_DIR, '_base_', 'cifar10_semisup.py'))
+    image = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8,
+                          generator=torch.Generator().manual_seed(0))
+    for view in ('weak_pipeline', 'strong_pipeline'):
+        pipeline = cfg.train_dataloader.dataset[view]
+        assert len(set(per_sample_crops(pipeline, image, 'reflect',
+                                        1500))) == 81, view
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=name_of)

@@ -4,9 +4,13 @@
 # the unlabeled ones drawn from the whole training set (labeled images
 # included), as in FixMatch's reference code and OpenMixup's CIFAR configs.
 # Views as FixMatch's reference code makes them (augment 'd.d.rac'): weak =
-# horizontal flip + 4-pixel reflect-padded crop, for labeled images and the
-# unlabeled weak view; strong = the same, then FixMatch's RandAugment with
-# random magnitudes and a 16x16 Cutout (FixMatchRandAugment).
+# horizontal flip + 4-pixel reflect-padded crop (its augment_shift pads with
+# tf.pad(mode='REFLECT')), for labeled images and the unlabeled weak view;
+# strong = the same, then FixMatch's RandAugment with random magnitudes and a
+# 16x16 Cutout (FixMatchRandAugment). mmpretrain's RandomCrop fills `padding`
+# with zeros whatever padding_mode says, but pad_if_needed follows
+# padding_mode: so the crop reflect-pads to 40x40, then crops 32x32 at a
+# uniform offset (reflect_crop).
 # Normalisation: CIFAR-10 statistics (OpenMixup's), on RGB arrays.
 num_classes = 10
 data_root = 'data/cifar10'
@@ -17,14 +21,19 @@ data_preprocessor = dict(
     std=[51.5865, 50.847, 51.255],
     to_rgb=False)
 
+reflect_crop = [
+    dict(type='RandomCrop', crop_size=40, pad_if_needed=True,
+         padding_mode='reflect'),
+    dict(type='RandomCrop', crop_size=32),
+]
 weak_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomCrop', crop_size=32, padding=4, padding_mode='reflect'),
+    *reflect_crop,
     dict(type='PackInputs'),
 ]
 strong_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomCrop', crop_size=32, padding=4, padding_mode='reflect'),
+    *reflect_crop,
     dict(type='FixMatchRandAugment', num_ops=2, max_level=10, op_prob=0.5,
          cutout=16),
     dict(type='PackInputs'),
