@@ -4,13 +4,13 @@ comes back equal; globals that run code, object arrays, arrays over raw
 memory and state set on anything but its records are refused, and nothing
 from the file runs."""
 import io
-import os
 import pickle
 import struct
 
 import numpy as np
 import pytest
 
+from conftest import Payload, shell_payload
 from dm_plugin.safe_pickle import (UnsafePickleError, load_pickle,
                                    refuse_ndarray_call)
 
@@ -94,28 +94,9 @@ def test_bytes_keys_become_text():
     assert loaded == {'data': 1, 'labels': 2}
 
 
-class RunsCode:
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f'touch {self.marker}', )
-
-
-class Call:
-    """Pickles as ``function(*args)``."""
-
-    def __init__(self, function, *args):
-        self.function, self.args = function, args
-
-    def __reduce__(self):
-        return self.function, self.args
-
-
 def test_code_is_refused_and_does_not_run(tmp_path):
     marker = tmp_path / 'pwned'
-    data = pickle.dumps({'data': RunsCode(marker)}, 2)
+    data = pickle.dumps({'data': shell_payload(marker)}, 2)
     with pytest.raises(UnsafePickleError,
                        match=r'evil: refusing the global posix\.system'):
         load_pickle(data, 'evil')
@@ -127,10 +108,10 @@ def test_code_is_refused_and_does_not_run(tmp_path):
 @pytest.mark.parametrize('payload, message', [
     (np.array([None, 1], dtype=object), r"numpy dtype 'O8' \(object\)"),
     (np.zeros(1, [('a', 'O')]), 'numpy dtype'),
-    (Call(np.ndarray, (1, ), np.dtype('O'), b'AAAAAAAA'), 'numpy dtype'),
-    (Call(np.ndarray, (1, ), np.dtype('u8'), b'AAAAAAAA'),
+    (Payload(np.ndarray, (1, ), np.dtype('O'), b'AAAAAAAA'), 'numpy dtype'),
+    (Payload(np.ndarray, (1, ), np.dtype('u8'), b'AAAAAAAA'),
      r'calls numpy\.ndarray\(\.\.\.\) directly'),
-    (Call(bytes, 10**9), r'bytes\(1000000000,\) is refused'),
+    (Payload(bytes, 10**9), r'bytes\(1000000000,\) is refused'),
 ])
 def test_arrays_over_raw_memory_are_refused(payload, message):
     for protocol in (2, 5):

@@ -13,6 +13,7 @@ import pytest
 from mmpretrain.datasets import CIFAR10
 from PIL import Image
 
+from conftest import shell_payload
 from dm_plugin.datasets import CheckedCIFAR10, CheckedCIFAR100
 from dm_plugin.datasets.cifar import CIFAR_VARIANTS, write_pickle
 from test_safe_pickle import Python2Pickler
@@ -206,15 +207,6 @@ def test_other_class_names_are_refused(converted, tmp_path):
         CheckedCIFAR10(data_root=data_root, split='test')
 
 
-class RunsCode:
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f'touch {self.marker}', )
-
-
 @pytest.mark.parametrize('content, message', [
     ('code', r'refusing the global posix\.system'),
     ('object array', r"numpy dtype 'O8' \(object\) is refused"),
@@ -223,7 +215,7 @@ def test_crafted_batch_is_refused_without_running_code(
         converted, tmp_path, content, message):
     data_root, folder = copy_of(converted, tmp_path)
     marker = tmp_path / 'marker'
-    payload = {'code': RunsCode(marker),
+    payload = {'code': shell_payload(marker),
                'object array': np.array([None, 1], dtype=object)}[content]
     rewrite(folder, 'test_batch', {'data': payload, 'labels': [0]})
     with pytest.raises(pickle.UnpicklingError,

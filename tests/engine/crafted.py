@@ -10,18 +10,7 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
-
-class Payload:
-    """Pickles as ``call(*args)`` (or, with ``state``, as ``call(*args)``
-    followed by ``BUILD state``)."""
-
-    def __init__(self, call, *args, state=None):
-        self.call, self.args, self.state = call, args, state
-
-    def __reduce__(self):
-        if self.state is None:
-            return self.call, self.args
-        return self.call, self.args, self.state
+from conftest import Payload
 
 
 def code_payloads(marker: str) -> dict:

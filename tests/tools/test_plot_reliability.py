@@ -1,7 +1,6 @@
 """tools/plot_reliability.py on predictions dumped the way tools/test.py
 --out dumps them (mmengine's DumpResults)."""
 import importlib.util
-import os
 import os.path as osp
 import pickle
 import re
@@ -12,6 +11,7 @@ from mmengine.evaluator import DumpResults, Evaluator
 from mmpretrain.structures import DataSample
 from PIL import Image
 
+from conftest import shell_payload
 from dm_plugin.evaluation import expected_calibration_error, top1_confidence
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -96,28 +96,18 @@ def test_bad_inputs(tmp_path):
         plot_reliability.load_predictions(empty)
 
 
-class RunsCode:
-    """Unpickling this runs a shell command (what a crafted file does)."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f'touch {self.marker}', )
-
-
 class StorageRunsCode:
     """A tensor storage whose inner (torch legacy) pickle runs code."""
 
     def __init__(self, marker):
-        self.inner = pickle.dumps(RunsCode(marker), protocol=2)
+        self.inner = pickle.dumps(shell_payload(marker), protocol=2)
 
     def __reduce__(self):
         return torch.storage._load_from_bytes, (self.inner, )
 
 
 @pytest.mark.parametrize('payload, reason', [
-    (RunsCode, r'refusing the global posix\.system'),
+    (shell_payload, r'refusing the global posix\.system'),
     (StorageRunsCode, 'refusing a tensor storage .*GLOBAL posix.system'),
 ])
 def test_crafted_prediction_file_is_refused_without_running_code(
@@ -135,7 +125,7 @@ def test_crafted_prediction_file_is_refused_without_running_code(
 def test_crafted_file_is_live(tmp_path):
     """The payload of the test above does run through a plain unpickler."""
     marker = tmp_path / 'marker'
-    pickle.loads(pickle.dumps(RunsCode(marker)))
+    pickle.loads(pickle.dumps(shell_payload(marker)))
     assert marker.exists()
 
 
