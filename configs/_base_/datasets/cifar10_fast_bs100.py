@@ -2,10 +2,10 @@
 # augmentation with the per-sample work moved off the loader.
 # CachedImageDataset decodes the python archive under data_root
 # (cifar-10-batches-py/, checked as CheckedCIFAR10 checks it, read without
-# running code) once into a cached uint8 array, so loading a batch is an index and a label
-# (no loader workers needed); BatchTransformPreprocessor then crops, flips
-# and normalises the whole batch on the device, with the distributions of
-# mmpretrain's per-sample RandomCrop / RandomFlip. Swap it for
+# running code) once into a cached uint8 array, so loading a batch is an
+# index and a label (no loader workers needed); BatchTransformPreprocessor
+# then crops, flips and normalises the whole batch on the device, with the
+# distributions of mmpretrain's per-sample RandomCrop / RandomFlip. Swap it for
 # cifar10_bs100.py in a config to train the same recipe faster.
 # The padding is zeros, as in cifar10_bs100.py and OpenMixup's CIFAR-10
 # configs.

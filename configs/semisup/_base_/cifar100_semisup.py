@@ -11,7 +11,8 @@ data_preprocessor = dict(
     std=[68.170, 65.392, 70.418])
 train_dataloader = dict(
     dataset=dict(dataset=dict(type='CheckedCIFAR100', data_root=data_root)))
-val_dataloader = dict(dataset=dict(type='CheckedCIFAR100', data_root=data_root))
+val_dataloader = dict(
+    dataset=dict(type='CheckedCIFAR100', data_root=data_root))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='Accuracy', topk=(1, 5))
 test_evaluator = val_evaluator

@@ -1,8 +1,9 @@
 # CIFAR-10 for FixMatch and DMixMatch (CheckedCIFAR10: the official python
 # archive extracted under data/cifar10, i.e. cifar-10-batches-py/; a missing
-# or mismatching file is named and nothing is downloaded): 64 labeled and 7 x 64 unlabeled images a step,
-# the unlabeled ones drawn from the whole training set (labeled images
-# included), as in FixMatch's reference code and OpenMixup's CIFAR configs.
+# or mismatching file is named and nothing is downloaded): 64 labeled and
+# 7 x 64 unlabeled images a step, the unlabeled ones drawn from the whole
+# training set (labeled images included), as in FixMatch's reference code
+# and OpenMixup's CIFAR configs.
 # Views as FixMatch's reference code makes them (augment 'd.d.rac'): weak =
 # horizontal flip + 4-pixel reflect-padded crop (its augment_shift pads with
 # tf.pad(mode='REFLECT')), for labeled images and the unlabeled weak view;
