@@ -34,6 +34,24 @@ def write_image_folder(root: str,
     return root
 
 
+class Payload:
+    """Pickles as ``call(*args)`` (with ``state``: then ``BUILD state``):
+    what a crafted file has an unrestricted unpickler run."""
+
+    def __init__(self, call, *args, state=None):
+        self.call, self.args, self.state = call, args, state
+
+    def __reduce__(self):
+        if self.state is None:
+            return self.call, self.args
+        return self.call, self.args, self.state
+
+
+def shell_payload(marker) -> Payload:
+    """Unpickled without restrictions, creates the file ``marker``."""
+    return Payload(os.system, f'touch {marker}')
+
+
 @pytest.fixture
 def image_folder(tmp_path):
     """A 3-class, 4-images-per-class 16x16 RGB ImageFolder tree."""

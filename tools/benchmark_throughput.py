@@ -10,14 +10,16 @@ Runner, per input path and method, against a plain PyTorch loop.
         [--out FILE.md]
 
 DATA is an ImageFolder tree with ``train/<class>/*`` (the CIFAR-10 JPEG
-copy). Input paths:
+copy; ``stock_pickle`` needs CIFAR-10's ten class folders). Input paths:
 
 * ``stock_jpeg``: mmpretrain's ``CustomDataset`` on the image files, the
   per-sample pipeline (LoadImageFromFile, RandomCrop, RandomFlip,
   PackInputs) in ``--num-workers`` loader processes, ``ClsDataPreprocessor``;
 * ``stock_pickle``: the same pipeline without decoding, on CIFAR-10 python
-  pickles written from DATA's training images (mmpretrain's ``CIFAR10``; its
-  md5 check is skipped since the pickles are converted);
+  pickles written from DATA's training images as
+  tools/dataset_converters/folder_to_cifar.py writes them
+  (``CheckedCIFAR10``: mmpretrain's ``CIFAR10`` with checked, safe
+  loading; the per-sample work is the same);
 * ``fast``: ``CachedImageDataset`` (an index and a label per batch, no
   loader processes) and ``BatchTransformPreprocessor`` (crop and flip of
   the batch on the device).
@@ -43,9 +45,7 @@ present (mmengine's default), else on the CPU.
 """
 import argparse
 import gc
-import os
 import os.path as osp
-import pickle
 import statistics
 import sys
 import time
@@ -57,13 +57,14 @@ from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
 from mmengine.runner import Runner
-from mmpretrain.datasets import CIFAR10
-from mmpretrain.registry import DATASETS, MODELS
+from mmpretrain.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import dm_plugin  # noqa: E402,F401  (registers models, datasets)
-from dm_plugin.datasets import CachedImageDataset  # noqa: E402
+from dm_plugin.datasets import (CachedImageDataset,  # noqa: E402
+                                CheckedCIFAR10)
+from dm_plugin.datasets.cifar import class_difference  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
@@ -82,31 +83,24 @@ OPENMIXUP_COST = dict(puzzlemix=1.30, automix=2.19, samix=2.15)
 CEILING = 'plain PyTorch loop'
 
 
-@DATASETS.register_module()
-class UncheckedCIFAR10(CIFAR10):
-    """mmpretrain's CIFAR10 without its md5 check (the pickles here are
-    written from the JPEG copy, not the official archive)."""
-
-    def _check_integrity(self) -> bool:
-        return True
-
-
 def write_cifar_pickles(dataset: CachedImageDataset, out_root: str) -> str:
-    """The images of ``dataset`` (32x32 RGB) as CIFAR-10 python pickles
-    (``cifar-10-batches-py/data_batch_1..5``, ``batches.meta``) under
-    ``out_root``, unless there; returns ``out_root``."""
-    folder = osp.join(out_root, 'cifar-10-batches-py')
-    if osp.isfile(osp.join(folder, 'batches.meta')):
+    """The images of ``dataset`` (CIFAR-10's classes, 32x32 RGB) as
+    CIFAR-10 python pickles (``cifar-10-batches-py/data_batch_1..5``,
+    ``batches.meta``, ``MD5SUMS``) under ``out_root``, unless there; returns
+    ``out_root``."""
+    if osp.isfile(osp.join(out_root, CheckedCIFAR10.base_folder,
+                           CheckedCIFAR10.meta['filename'])):
         return out_root
-    os.makedirs(folder, exist_ok=True)
-    data = np.asarray(dataset.images).transpose(0, 3, 1, 2).reshape(
-        len(dataset), -1)
-    for i, rows in enumerate(np.array_split(np.arange(len(dataset)), 5)):
-        with open(osp.join(folder, f'data_batch_{i + 1}'), 'wb') as f:
-            pickle.dump(dict(data=data[rows],
-                             labels=dataset.labels[rows].tolist()), f)
-    with open(osp.join(folder, 'batches.meta'), 'wb') as f:
-        pickle.dump(dict(label_names=list(dataset.metainfo['classes'])), f)
+    classes = dataset.metainfo['classes']
+    if list(classes) != list(CheckedCIFAR10.METAINFO['classes']):
+        raise ValueError(
+            f'{dataset.data_root}: the stock_pickle path needs the class '
+            'folders of CIFAR-10 (' + (class_difference(
+                classes, CheckedCIFAR10.METAINFO['classes']) or
+                'another order') + '); leave it out with --paths '
+            'stock_jpeg fast')
+    CheckedCIFAR10.write_splits(
+        out_root, {'train': (dataset.images, dataset.labels, None)})
     return out_root
 
 
@@ -164,7 +158,7 @@ def input_path(cfg: Config, path: str, args) -> tuple:
                            pipeline=[dict(type='LoadImageFromFile')] +
                            augment)
         else:
-            dataset = dict(type='UncheckedCIFAR10', data_root=args.pickles,
+            dataset = dict(type='CheckedCIFAR10', data_root=args.pickles,
                            split='train', download=False, pipeline=augment)
         loader = dict(num_workers=args.num_workers,
                       persistent_workers=args.num_workers > 0)

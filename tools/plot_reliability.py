@@ -10,13 +10,13 @@ accuracy) or orange (under-confident), the diagonal of perfect calibration,
 the ECE (15 bins by default) in the legend, and below it the number of
 predictions in each bin.
 
-The pickle files are read with an allow-list of the few globals that
-mmengine's ``DumpResults`` writes (tensors, ``OrderedDict``); tensor storage
-is loaded with ``torch.load(weights_only=True)``. A file that asks for
-anything else is refused before it can run code.
+The pickle files are read by ``dm_plugin.safe_pickle``'s restricted
+unpickler with the few globals that mmengine's ``DumpResults`` writes
+besides numpy's (tensors, ``OrderedDict``); tensor storage is loaded with
+``torch.load(weights_only=True)``. A file that asks for anything else is
+refused before it can run code.
 """
 import argparse
-import codecs
 import collections
 import io
 import os.path as osp
@@ -30,6 +30,8 @@ import torch._utils
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from dm_plugin.evaluation import (  # noqa: E402
     calibration_bins, expected_calibration_error, top1_confidence)
+from dm_plugin.safe_pickle import (  # noqa: E402
+    PLAIN_PICKLE_GLOBALS, UnsafePickleError, load_pickle)
 
 
 def parse_args(argv=None):
@@ -61,55 +63,37 @@ def default_labels(paths: Sequence[str]) -> List[str]:
     return names
 
 
-class UnsafePredictionsError(pickle.UnpicklingError):
-    """A predictions file asks for more than tensors and dicts."""
+def load_storage(data: bytes):
+    """``torch.storage._load_from_bytes`` with ``weights_only=True``."""
+    try:
+        return torch.load(io.BytesIO(data), weights_only=True)
+    except pickle.UnpicklingError as error:
+        reason = [line for line in str(error).splitlines()
+                  if 'GLOBAL' in line] or ['not tensor data']
+        raise UnsafePickleError(
+            'refusing a tensor storage that asks for more than tensor data '
+            f'({reason[0]})') from None
 
 
-class PredictionUnpickler(pickle.Unpickler):
-    """Unpickles what ``DumpResults`` writes and refuses any other global."""
-
-    ALLOWED = {
-        ('collections', 'OrderedDict'): collections.OrderedDict,
-        ('torch._utils', '_rebuild_tensor_v2'):
-        torch._utils._rebuild_tensor_v2,
-        ('_codecs', 'encode'): codecs.encode,
-    }
-
-    def __init__(self, file, path: str):
-        super().__init__(file)
-        self.path = path
-
-    def find_class(self, module: str, name: str):
-        if (module, name) == ('torch.storage', '_load_from_bytes'):
-            return self.load_storage
-        if (module, name) not in self.ALLOWED:
-            raise UnsafePredictionsError(
-                f'{self.path}: refusing {module}.{name}: a predictions file '
-                'holds tensors and dicts only (tools/test.py --out FILE.pkl)')
-        return self.ALLOWED[module, name]
-
-    def load_storage(self, data: bytes):
-        """``torch.storage._load_from_bytes`` with ``weights_only=True``."""
-        try:
-            return torch.load(io.BytesIO(data), weights_only=True)
-        except pickle.UnpicklingError as error:
-            reason = [line for line in str(error).splitlines()
-                      if 'GLOBAL' in line] or ['not tensor data']
-            raise UnsafePredictionsError(
-                f'{self.path}: refusing a tensor storage that asks for more '
-                f'than tensor data ({reason[0]})') from None
+# What DumpResults writes: numpy's and these.
+PREDICTION_GLOBALS = {
+    **PLAIN_PICKLE_GLOBALS,
+    'collections.OrderedDict': collections.OrderedDict,
+    'torch._utils._rebuild_tensor_v2': torch._utils._rebuild_tensor_v2,
+    'torch.storage._load_from_bytes': load_storage,
+}
 
 
 def read_pickle(path: str):
     """The object in a predictions pickle, loaded without running code."""
     with open(path, 'rb') as f:
-        try:
-            return PredictionUnpickler(f, path).load()
-        except UnsafePredictionsError:
-            raise
-        except Exception as error:  # truncated or not a pickle
-            raise ValueError(f'{path}: not a predictions pickle '
-                             f'({type(error).__name__}: {error})') from None
+        data = f.read()
+    try:
+        return load_pickle(data, path, PREDICTION_GLOBALS)
+    except UnsafePickleError as error:
+        raise UnsafePickleError(
+            f'{error}: a predictions file holds tensors and dicts only '
+            '(tools/test.py --out FILE.pkl)') from None
 
 
 def load_predictions(path: str) -> Tuple[torch.Tensor, torch.Tensor]:

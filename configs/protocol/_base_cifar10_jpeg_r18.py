@@ -4,7 +4,7 @@
 # Fast path (docs/benchmarks.md), from cifar10_fast_bs100.py: the images are
 # decoded once into a cached uint8 array (CachedImageDataset, cache in
 # $DM_PLUGIN_CACHE_DIR or ~/.cache/dm_plugin), and the random crop (4 pixels
-# of zero padding, as mmpretrain's and OpenMixup's CIFAR pipelines) and flip
+# of zero padding, as OpenMixup's CIFAR-10 pipeline) and flip
 # run on the whole batch on the device (BatchTransformPreprocessor), with
 # the distributions of the per-sample transforms.
 _base_ = [

@@ -24,7 +24,7 @@ from mmpretrain.structures import DataSample
 from torch.utils.data import Dataset
 
 from dm_plugin.validation import check_choice, check_int
-from .cifar_pickle import cifar_files, read_cifar
+from .cifar import CIFAR_VARIANTS
 from .tiny_imagenet import TinyImageNetDataset
 from .transforms import SafeLoadImageFromFile
 
@@ -156,8 +156,11 @@ class CachedImageDataset(Dataset):
               ``CustomDataset``; any split must have the ``train/`` classes;
             * ``'cifar10'`` / ``'cifar100'``: the python archives
               (``cifar-10-batches-py/``, ``cifar-100-python/``), split
-              ``'train'`` or ``'test'``; read without running code from the
-              pickles and without md5 checks (converted copies work);
+              ``'train'`` or ``'test'``; every file checked as
+              :class:`CheckedCIFAR10` checks it (md5 of the official archive
+              or of a copy written by
+              ``tools/dataset_converters/folder_to_cifar.py``, class names,
+              shapes) and read without running code from the pickles;
             * ``'tiny-imagenet'``: ``tiny-imagenet-200/`` as
               :class:`TinyImageNetDataset` reads it, ``'train'`` or
               ``'val'``.
@@ -196,9 +199,10 @@ class CachedImageDataset(Dataset):
     # -- building and loading the cache ---------------------------------
     def _prepare_cache(self) -> str:
         """The cache folder of the current source, built if missing."""
-        if self.layout in ('cifar10', 'cifar100'):
-            paths, listing = cifar_files(self.data_root, self.layout,
-                                         self.split), None
+        if self.layout in CIFAR_VARIANTS:
+            paths = CIFAR_VARIANTS[self.layout].split_files(
+                self.data_root, self.split)
+            listing = None
         else:
             lister = (list_tiny_imagenet if self.layout == 'tiny-imagenet'
                       else list_image_folder)
@@ -239,8 +243,8 @@ class CachedImageDataset(Dataset):
         start = time.perf_counter()
         try:
             if listing is None:
-                images, labels, classes = read_cifar(self.data_root,
-                                                     self.layout, self.split)
+                images, labels, classes = CIFAR_VARIANTS[
+                    self.layout].read_split(self.data_root, self.split)
                 np.save(osp.join(tmp, 'images.npy'), images)
             else:
                 classes, image_paths, labels = listing

@@ -1,84 +1,31 @@
-"""CIFAR-10/100 read from the python archives, with every file checked and
-nothing downloaded."""
-import codecs
-import io
+"""CIFAR-10/100 python archives: read with every file checked and without
+running code from the pickles, written from images (the converter, the
+throughput benchmark), and never downloaded.
+
+The archives (Krizhevsky, "Learning Multiple Layers of Features from Tiny
+Images", 2009) hold one pickled dict per batch file, the images as an
+(N, 3072) uint8 array: the red plane, then green, then blue, each row-major.
+"""
+import hashlib
+import os
+import os.path as osp
 import pickle
-from typing import Dict, List
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from mmengine import fileio
 from mmpretrain.datasets import CIFAR10, CIFAR100
-from mmpretrain.datasets.utils import calculate_md5
 from mmpretrain.registry import DATASETS
 
+from dm_plugin.safe_pickle import load_pickle
 from dm_plugin.validation import check_choice
 from .layout import require_path
 
-# Checksums of a copy written by tools/dataset_converters/folder_to_cifar.py
-# (md5sum's format: "<md5>  <file name>" per line), accepted besides the
-# official archive's.
+# Checksums of a copy written by write_splits (the converter, md5sum's
+# format: "<md5>  <file name>" per line), accepted besides the official
+# archive's.
 CONVERTED_CHECKSUMS = 'MD5SUMS'
-
-
-class CIFARUnpickler(pickle.Unpickler):
-    """Unpickles a CIFAR batch (dicts, lists, numbers, strings and numpy
-    arrays) and refuses any other global, so a file from elsewhere cannot run
-    code. Arrays are used only after their dtype is checked (an object array
-    built from raw bytes would hold pointers the file chose)."""
-
-    # What ``numpy.ndarray`` stands for: only the subtype argument of
-    # ``_reconstruct``, never a constructor the file can call.
-    NDARRAY = object()
-
-    def __init__(self, file, path: str):
-        super().__init__(file, encoding='latin1')
-        self.path = path
-
-    def find_class(self, module: str, name: str):
-        core = module in ('numpy.core.multiarray', 'numpy._core.multiarray')
-        if core and name == '_reconstruct':
-            return self.reconstruct
-        if (module, name) == ('numpy', 'ndarray'):
-            return self.NDARRAY
-        if (module, name) == ('numpy', 'dtype'):
-            return self.dtype
-        if (module, name) == ('_codecs', 'encode'):
-            return codecs.encode
-        raise pickle.UnpicklingError(
-            f'{self.path}: refusing {module}.{name}: a CIFAR batch holds '
-            'arrays, lists and strings only')
-
-    def dtype(self, *args):
-        dtype = np.dtype(*args)
-        if dtype.hasobject:
-            raise pickle.UnpicklingError(
-                f'{self.path}: refusing an object array (dtype {dtype})')
-        return dtype
-
-    def reconstruct(self, subtype, shape, dtype):
-        if subtype is not self.NDARRAY:
-            raise pickle.UnpicklingError(
-                f'{self.path}: refusing an array of type {subtype!r}')
-        core = getattr(np, '_core', None) or np.core
-        return core.multiarray._reconstruct(np.ndarray, shape,
-                                            self.dtype(dtype))
-
-
-def read_batch(path: str, dataset: str) -> dict:
-    """A CIFAR python pickle (``data_batch_1``, ``test``, ``meta``, ...)."""
-    require_path(path, dataset, 'from the python archive extracted under '
-                 'data_root; see docs/datasets.md')
-    try:
-        content = CIFARUnpickler(io.BytesIO(fileio.get(path)), path).load()
-    except pickle.UnpicklingError:
-        raise
-    except Exception as error:
-        raise ValueError(f'{dataset}: {path} is not a CIFAR python pickle '
-                         f'({type(error).__name__}: {error})') from None
-    if not isinstance(content, dict):
-        raise ValueError(f'{dataset}: {path} holds a '
-                         f'{type(content).__name__}, not a CIFAR dict')
-    return content
+IMAGE_SHAPE = (32, 32, 3)
 
 
 def read_checksums(path: str) -> Dict[str, str]:
@@ -91,12 +38,24 @@ def read_checksums(path: str) -> Dict[str, str]:
     return checksums
 
 
+def class_difference(found: Sequence[str], expected: Sequence[str]) -> str:
+    """``'missing: [...]; unexpected: [...]'``, or ``''`` for the same
+    names."""
+    missing = [name for name in expected if name not in found]
+    unexpected = [name for name in found if name not in expected]
+    if not missing and not unexpected:
+        return ''
+    return f'missing: {missing or "none"}; unexpected: {unexpected or "none"}'
+
+
 class CheckedCIFARMixin:
     """What :class:`CheckedCIFAR10` and :class:`CheckedCIFAR100` add to
     mmpretrain's classes: each file of the split is required by name, its
     md5 must be the official archive's (or the one a converted copy lists in
-    ``MD5SUMS``), it is unpickled without running code and checked for shape
-    and labels, and nothing is ever downloaded."""
+    ``MD5SUMS``), it is unpickled by :mod:`dm_plugin.safe_pickle` (nothing
+    in it runs) and checked for shape, labels and class names, and nothing
+    is ever downloaded. The class methods read and write the layout for
+    other users (:class:`CachedImageDataset`, the converter)."""
 
     NAME = 'CIFAR'
     LABEL_KEY = 'labels'
@@ -114,83 +73,189 @@ class CheckedCIFARMixin:
         super().__init__(data_root=data_root, split=split, download=False,
                          **kwargs)
 
-    @property
-    def folder(self) -> str:
-        return fileio.join_path(self.data_prefix['root'], self.base_folder)
+    def load_data_list(self) -> List[dict]:
+        images, labels, _ = self.read_split(self.data_prefix['root'],
+                                            self.split)
+        return [dict(img=img, gt_label=int(label))
+                for img, label in zip(images, labels)]
 
-    def expected_md5(self) -> Dict[str, List[str]]:
+    def extra_repr(self) -> List[str]:
+        return [f'Root of dataset: \t{self.data_prefix["root"]}',
+                f'Split: \t{self.split}']
+
+    # -- the layout, for any user ----------------------------------------
+    @classmethod
+    def split_files(cls, data_root: str, split: str) -> List[str]:
+        """Paths of the batch files of ``split``, then the meta file; raises
+        ``FileNotFoundError`` naming the first missing one (the meta file
+        first)."""
+        check_choice('split', split, ('train', 'test'))
+        folder = fileio.join_path(data_root, cls.base_folder)
+        batches = cls.train_list if split == 'train' else cls.test_list
+        paths = [fileio.join_path(folder, name) for name in
+                 [name for name, _ in batches] + [cls.meta['filename']]]
+        for path in paths[-1:] + paths[:-1]:
+            require_path(
+                path, cls.NAME,
+                f'{cls.filename} extracted under data_root, or a copy '
+                'written by tools/dataset_converters/folder_to_cifar.py')
+        return paths
+
+    @classmethod
+    def accepted_md5(cls, data_root: str) -> Dict[str, List[str]]:
         """``{file name: accepted md5s}``: the official one, and the one in
         ``MD5SUMS`` when the folder has that file."""
-        official = {name: md5 for name, md5 in self.train_list +
-                    self.test_list}
-        official[self.meta['filename']] = self.meta['md5']
+        official = {name: md5 for name, md5 in cls.train_list + cls.test_list}
+        official[cls.meta['filename']] = cls.meta['md5']
         accepted = {name: [md5] for name, md5 in official.items()}
-        listed = fileio.join_path(self.folder, CONVERTED_CHECKSUMS)
+        listed = fileio.join_path(data_root, cls.base_folder,
+                                  CONVERTED_CHECKSUMS)
         if fileio.exists(listed):
             for name, md5 in read_checksums(listed).items():
                 accepted.setdefault(name, []).append(md5)
         return accepted
 
-    def checked_batch(self, name: str, accepted: Dict[str, List[str]]):
-        path = fileio.join_path(self.folder, name)
-        require_path(path, self.NAME,
-                     f'{self.filename} extracted under data_root, or a copy '
-                     'written by tools/dataset_converters/folder_to_cifar.py')
-        md5 = calculate_md5(path)
-        if md5 not in accepted[name]:
+    @classmethod
+    def read_file(cls, path: str, accepted: List[str]) -> dict:
+        """The dict pickled in ``path``, whose md5 must be one of
+        ``accepted``."""
+        content = fileio.get(path)
+        md5 = hashlib.md5(content).hexdigest()
+        if md5 not in accepted:
             raise ValueError(
-                f'{self.NAME}: {path} has md5 {md5}, expected '
-                f'{" or ".join(accepted[name])} ({self.filename}, or the '
+                f'{cls.NAME}: {path} has md5 {md5}, expected '
+                f'{" or ".join(accepted)} ({cls.filename}, or the '
                 f'{CONVERTED_CHECKSUMS} of a converted copy): the file is '
                 'damaged or from another dataset')
-        return path, read_batch(path, self.NAME)
+        batch = load_pickle(content, path)
+        if not isinstance(batch, dict):
+            raise ValueError(f'{cls.NAME}: {path} holds a '
+                             f'{type(batch).__name__}, not a CIFAR dict')
+        return batch
 
-    def load_data_list(self) -> List[dict]:
-        accepted = self.expected_md5()
-        num_classes = len(self._load_classes(accepted))
-        files = self.train_list if self.split == 'train' else self.test_list
+    @classmethod
+    def read_split(cls, data_root: str,
+                   split: str) -> Tuple[np.ndarray, np.ndarray, Tuple[str]]:
+        """Images (N, 32, 32, 3) uint8 RGB, labels (N,) int64 and the class
+        names of ``split``, every file checked (see the class docstring).
+
+        Raises:
+            FileNotFoundError: naming the missing file.
+            ValueError: naming a file whose md5, content or class names
+                differ; ``UnsafePickleError`` (a ``ValueError``) for one
+                that asks to run code.
+        """
+        *batches, meta_path = cls.split_files(data_root, split)
+        accepted = cls.accepted_md5(data_root)
+        classes = cls.read_classes(meta_path, accepted[cls.meta['filename']])
         images, labels = [], []
-        for name, _ in files:
-            path, batch = self.checked_batch(name, accepted)
+        for path in batches:
+            batch = cls.read_file(path, accepted[osp.basename(path)])
             data = batch.get('data')
-            label = np.asarray(batch.get(self.LABEL_KEY, []))
+            label = np.asarray(batch.get(cls.LABEL_KEY, []))
             if not isinstance(data, np.ndarray) or data.dtype != np.uint8 \
-                    or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-                raise ValueError(f'{self.NAME}: {path}: data must be a '
+                    or data.ndim != 2 or data.shape[1] != np.prod(IMAGE_SHAPE):
+                raise ValueError(f'{cls.NAME}: {path}: "data" must be a '
                                  '(N, 3072) uint8 array, got '
                                  f'{getattr(data, "shape", type(data))}')
             if label.shape != (len(data), ) or not np.issubdtype(
                     label.dtype, np.integer) or label.min(
-                        initial=0) < 0 or label.max(initial=0) >= num_classes:
-                raise ValueError(f'{self.NAME}: {path}: {self.LABEL_KEY!r} '
+                        initial=0) < 0 or label.max(
+                            initial=0) >= len(classes):
+                raise ValueError(f'{cls.NAME}: {path}: {cls.LABEL_KEY!r} '
                                  f'must be {len(data)} class indices in '
-                                 f'[0, {num_classes})')
-            images.append(data)
-            labels.append(label)
-        images = np.concatenate(images).reshape(-1, 3, 32, 32).transpose(
-            0, 2, 3, 1)
-        return [dict(img=img, gt_label=int(label))
-                for img, label in zip(images, np.concatenate(labels))]
+                                 f'[0, {len(classes)})')
+            images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+            labels.append(label.astype(np.int64))
+        return (np.ascontiguousarray(np.concatenate(images)),
+                np.concatenate(labels), classes)
 
-    def _load_classes(self, accepted) -> List[str]:
-        """The class names of the meta file; they must be this dataset's."""
-        path, meta = self.checked_batch(self.meta['filename'], accepted)
-        names = meta.get(self.meta['key'])
+    @classmethod
+    def read_classes(cls, path: str, accepted: List[str]) -> Tuple[str]:
+        """The class names of the meta file; they must be this dataset's,
+        in order (labels index them)."""
+        names = cls.read_file(path, accepted).get(cls.meta['key'])
         if not isinstance(names, list) or not all(
-                isinstance(name, str) for name in names):
-            raise ValueError(f'{self.NAME}: {path}: {self.meta["key"]!r} '
+                isinstance(name, (str, bytes)) for name in names):
+            raise ValueError(f'{cls.NAME}: {path}: {cls.meta["key"]!r} '
                              'must be a list of class names')
-        expected = list(self.METAINFO['classes'])
+        names = [name.decode('latin1') if isinstance(name, bytes) else name
+                 for name in names]
+        expected = list(cls.METAINFO['classes'])
         if names != expected:
             raise ValueError(
-                f'{self.NAME}: {path} lists classes {names[:5]}... ('
+                f'{cls.NAME}: {path} lists classes {names[:5]}... ('
                 f'{len(names)}), expected the {len(expected)} classes of '
-                f'{self.NAME} in order ({expected[:3]}...)')
-        return names
+                f'{cls.NAME} in order ('
+                f'{class_difference(names, expected) or "another order"})')
+        return tuple(names)
 
-    def extra_repr(self) -> List[str]:
-        return [f'Root of dataset: \t{self.data_prefix["root"]}',
-                f'Split: \t{self.split}']
+    @classmethod
+    def write_splits(cls,
+                     data_root: str,
+                     splits: Dict[str, tuple],
+                     seed: int = 0) -> str:
+        """Write ``splits`` under ``data_root`` in the archive's layout, with
+        its meta file and an ``MD5SUMS`` that :meth:`read_split` accepts;
+        returns the folder (``data_root/<base_folder>``).
+
+        Args:
+            data_root (str): Where the archive's folder is written.
+            splits (dict): ``{'train' | 'test': (images, labels, names)}``:
+                images (N, 32, 32, 3) uint8 RGB, labels (N,) indexing the
+                dataset's classes in their official order, file names (or
+                None). Each split is shuffled (the archives are too) and cut
+                into the archive's batch files.
+            seed (int): Seed of the shuffles.
+        """
+        folder = osp.join(data_root, cls.base_folder)
+        os.makedirs(folder, exist_ok=True)
+        listed = osp.join(folder, CONVERTED_CHECKSUMS)
+        checksums = read_checksums(listed) if osp.isfile(listed) else {}
+        rng = np.random.default_rng(seed)
+        num_classes = len(cls.METAINFO['classes'])
+        for split, (images, labels, names) in splits.items():
+            check_choice('split', split, ('train', 'test'))
+            images, labels = np.asarray(images), np.asarray(labels)
+            if images.dtype != np.uint8 or images.shape[1:] != IMAGE_SHAPE \
+                    or labels.shape != images.shape[:1] or (names is not None
+                                                           and len(names) !=
+                                                           len(images)):
+                raise ValueError(
+                    f'{cls.NAME} {split}: images must be (N, 32, 32, 3) '
+                    'uint8 with N labels (and N names), got '
+                    f'{images.shape} {images.dtype}, {labels.shape} labels')
+            if len(labels) and not (0 <= labels.min() <= labels.max() <
+                                    num_classes):
+                raise ValueError(f'{cls.NAME} {split}: labels must index '
+                                 f'its {num_classes} classes')
+            rows = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
+            files = cls.train_list if split == 'train' else cls.test_list
+            parts = np.array_split(rng.permutation(len(images)), len(files))
+            for index, ((name, _), part) in enumerate(zip(files, parts)):
+                batch = {
+                    'batch_label': f'{split} batch {index + 1} of '
+                                   f'{len(files)}',
+                    cls.LABEL_KEY: labels[part].tolist(),
+                    'data': rows[part],
+                }
+                if names is not None:
+                    batch['filenames'] = [names[i] for i in part]
+                checksums[name] = write_pickle(osp.join(folder, name), batch)
+        checksums[cls.meta['filename']] = write_pickle(
+            osp.join(folder, cls.meta['filename']),
+            {cls.meta['key']: list(cls.METAINFO['classes'])})
+        with open(listed, 'w') as f:
+            f.writelines(f'{md5}  {name}\n' for name, md5 in checksums.items())
+        return folder
+
+
+def write_pickle(path: str, content: dict) -> str:
+    """Write ``content`` and return its md5."""
+    data = pickle.dumps(content, protocol=4)
+    with open(path, 'wb') as f:
+        f.write(data)
+    return hashlib.md5(data).hexdigest()
 
 
 @DATASETS.register_module()
@@ -234,3 +299,7 @@ class CheckedCIFAR100(CheckedCIFARMixin, CIFAR100):
 
     NAME = 'CIFAR-100'
     LABEL_KEY = 'fine_labels'
+
+
+# The layouts CachedImageDataset and the converter name.
+CIFAR_VARIANTS = {'cifar10': CheckedCIFAR10, 'cifar100': CheckedCIFAR100}

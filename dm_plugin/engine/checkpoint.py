@@ -13,36 +13,27 @@ mmengine does (same hub cache, same download) and loads it with
 
 :func:`load_checkpoint_file` runs ``torch.load(weights_only=True)`` with
 exactly the globals an mmengine checkpoint needs, each replaced by a checked
-stand-in (:data:`CHECKPOINT_GLOBALS`), and nothing else allowed:
+stand-in (:func:`checkpoint_globals`), and nothing else allowed:
 
-* ``numpy.dtype``: only booleans, integers, floats and complex numbers;
-  object, structured, string and datetime dtypes are refused (an object
-  array over raw bytes is a pointer the file chose);
-* ``numpy.core.multiarray._reconstruct`` + ``BUILD``, numpy's own pickle of
-  an array: the state is checked (shape, dtype, exactly as many bytes as
-  the shape needs) and the array built from a copy of the bytes; calling
-  ``numpy.ndarray(...)`` directly is refused;
-* ``numpy.core.multiarray.scalar``: a scalar of such a dtype;
+* numpy arrays, dtypes and scalars, and ``builtins.bytes``: the stand-ins
+  of :mod:`dm_plugin.safe_pickle`, which the CIFAR archives are read with
+  too (numeric dtypes only, arrays from checked states);
 * ``HistoryBuffer`` (the message hub's logs): restored from a checked state
   (``max_length``, two equally long 1-D numeric arrays, the statistics
   methods by their own names) without running its ``__setstate__``, which
   would write the file's methods into the class-level
   ``_statistics_methods``;
 * ``builtins.getattr``: resolves only ``HistoryBuffer``'s ``min``, ``max``,
-  ``current`` and ``mean`` (how pickle names those methods);
-* ``builtins.bytes``: only ``bytes()``, how pickle writes the empty data of
-  an empty array.
+  ``current`` and ``mean`` (how pickle names those methods).
 
-numpy's names are allowed both as numpy 1.x (``numpy.core``) and 2.x
-(``numpy._core``) write them. A file that asks for anything else is refused
-with an :class:`UnsafeCheckpointError` naming the file and the reason.
+A file that asks for anything else is refused with an
+:class:`UnsafeCheckpointError` naming the file and the reason.
 """
 import io
 import os
 import os.path as osp
 import pickle
 import re
-import sys
 from collections import OrderedDict
 from contextlib import contextmanager
 from tempfile import TemporaryDirectory
@@ -62,15 +53,15 @@ from mmengine.runner.checkpoint import (CheckpointLoader,
                                         get_torchvision_models,
                                         load_state_dict)
 
+from dm_plugin.safe_pickle import (Record, UnsafePickleError, materialize,
+                                   numpy_globals)
+
 # HistoryBuffer fills _statistics_methods with these on first instantiation.
 HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
 HISTORY_BUFFER_KEYS = ('max_length', '_log_history', '_count_history')
-# bool, signed and unsigned integers, floats, complex numbers
-NUMERIC_KINDS = 'biufc'
-NON_NATIVE_ORDER = '>' if sys.byteorder == 'little' else '<'
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError, ValueError):
+class UnsafeCheckpointError(UnsafePickleError):
     """A checkpoint asks for an object that weights-only loading refuses."""
 
 
@@ -88,111 +79,7 @@ def history_buffer_getattr(owner, name: str):
     return getattr(HistoryBuffer, name)
 
 
-class CheckedDtype:
-    """``numpy.dtype(code, align, copy)`` of a checkpoint, then ``BUILD``
-    with its byte order; refuses all but numeric dtypes. Unhashable, like
-    the records below, so that the file cannot hide one in a set or a key.
-    """
-
-    __hash__ = None
-    dtype = None  # a record made without __init__ (NEWOBJ) stays empty
-
-    def __init__(self, code, align=False, copy=True):
-        try:
-            dtype = np.dtype(code) if isinstance(code, str) else None
-        except TypeError:
-            dtype = None
-        if dtype is None or dtype.kind not in NUMERIC_KINDS:
-            name = f' ({dtype.name})' if dtype is not None else ''
-            raise UnsafeCheckpointError(
-                f'numpy dtype {code!r}{name} is refused: only bool, integer, '
-                'float and complex arrays can be loaded (an object or '
-                'structured dtype over raw bytes would let the file choose '
-                'memory addresses)')
-        self.dtype = dtype
-
-    def __setstate__(self, state):
-        if not (isinstance(state, tuple) and len(state) in (8, 9)
-                and state[0] in (3, 4) and state[1] in ('<', '>', '|', '=')
-                and state[2:5] == (None, None, None)):
-            raise UnsafeCheckpointError(
-                f'unexpected numpy dtype state {state!r}')
-        if state[1] == NON_NATIVE_ORDER:
-            self.dtype = self.value().newbyteorder(state[1])
-
-    def value(self) -> np.dtype:
-        if self.dtype is None:
-            raise UnsafeCheckpointError('a numpy dtype without its code')
-        return self.dtype
-
-
-class CheckedArray:
-    """``_reconstruct(ndarray, ...)`` then ``BUILD``: numpy's pickle of an
-    array, built from a checked state; replaced by the array once loaded."""
-
-    __hash__ = None
-    array = None
-
-    def __setstate__(self, state):
-        if not (isinstance(state, tuple) and len(state) == 5):
-            raise UnsafeCheckpointError(
-                f'unexpected numpy array state {state!r:.200}')
-        _, shape, dtype, fortran, data = state
-        if not (isinstance(shape, tuple) and all(
-                type(n) is int and n >= 0 for n in shape)):
-            raise UnsafeCheckpointError(f'bad numpy array shape {shape!r}')
-        if not isinstance(dtype, CheckedDtype):
-            raise UnsafeCheckpointError(
-                f'a numpy array needs a numpy dtype, got {dtype!r:.200}')
-        dtype = dtype.value()
-        size = int(np.prod(shape, dtype=object)) * dtype.itemsize
-        if not isinstance(data, bytes) or len(data) != size:
-            raise UnsafeCheckpointError(
-                f'a numpy array of shape {shape} and dtype {dtype} needs '
-                f'{size} bytes of data')
-        self.array = np.frombuffer(data, dtype).reshape(
-            shape, order='F' if fortran else 'C').copy(order='K')
-
-    def value(self) -> np.ndarray:
-        if self.array is None:
-            raise UnsafeCheckpointError('a numpy array without its data')
-        return self.array
-
-
-def empty_bytes(*args):
-    """``bytes()``: how pickle protocol 2 writes ``b''`` (the data of an
-    empty array); ``bytes(n)`` would let the file allocate n bytes."""
-    if args:
-        raise UnsafeCheckpointError(f'bytes{args!r:.100} is refused')
-    return b''
-
-
-def refuse_ndarray_call(*args, **kwargs):
-    """``numpy.ndarray``: only as ``_reconstruct``'s argument."""
-    raise UnsafeCheckpointError(
-        'the checkpoint calls numpy.ndarray(...) directly, which builds an '
-        'array over raw memory; numpy itself never pickles arrays that way')
-
-
-def reconstruct_array(cls, shape, typecode):
-    """``numpy.core.multiarray._reconstruct``; the ``BUILD`` that follows
-    gives the array."""
-    if cls is not refuse_ndarray_call:
-        raise UnsafeCheckpointError(
-            f'numpy _reconstruct of {cls!r}: only numpy.ndarray is allowed')
-    return CheckedArray()
-
-
-def numpy_scalar(dtype, data):
-    """``numpy.core.multiarray.scalar``."""
-    if not isinstance(dtype, CheckedDtype) or not isinstance(
-            data, bytes) or len(data) != dtype.value().itemsize:
-        raise UnsafeCheckpointError(
-            f'bad numpy scalar ({dtype!r:.100}, {data!r:.100})')
-    return np.frombuffer(data, dtype.value())[0]
-
-
-class RestoredHistoryBuffer(HistoryBuffer):
+class RestoredHistoryBuffer(HistoryBuffer, Record):
     """What a checkpoint's ``HistoryBuffer`` is unpickled as: the state is
     checked, set, and the object becomes a plain ``HistoryBuffer``; the
     class-level statistics methods are left alone."""
@@ -239,21 +126,17 @@ class RestoredHistoryBuffer(HistoryBuffer):
                              _count_history=counts)
         self._set_default_statistics()  # mmengine's own methods
 
+    def value(self):
+        raise UnsafeCheckpointError('a HistoryBuffer without its state')
+
 
 def checkpoint_globals() -> list:
     """``(stand-in, pickled name)`` pairs: the globals an mmengine
     checkpoint may ask for (see the module docstring)."""
-    pairs = [(history_buffer_getattr, 'builtins.getattr'),
-             (empty_bytes, 'builtins.bytes'),
-             (RestoredHistoryBuffer,
-              'mmengine.logging.history_buffer.HistoryBuffer'),
-             (refuse_ndarray_call, 'numpy.ndarray'),
-             (CheckedDtype, 'numpy.dtype'),
-             (CheckedArray, f'{__name__}.CheckedArray')]
-    for module in ('numpy.core.multiarray', 'numpy._core.multiarray'):
-        pairs += [(reconstruct_array, f'{module}._reconstruct'),
-                  (numpy_scalar, f'{module}.scalar')]
-    return pairs
+    return numpy_globals() + [
+        (history_buffer_getattr, 'builtins.getattr'),
+        (RestoredHistoryBuffer,
+         'mmengine.logging.history_buffer.HistoryBuffer')]
 
 
 @contextmanager
@@ -270,34 +153,8 @@ def only_checkpoint_globals():
         torch.serialization.add_safe_globals(saved)
 
 
-def materialize(obj, seen: dict):
-    """Replace the numpy records left in containers by their values.
-    ``seen`` maps the ``id`` of each container walked to the container and
-    what replaces it (holding both, so that no id is reused meanwhile)."""
-    if isinstance(obj, (CheckedArray, CheckedDtype)):
-        return obj.value()
-    if type(obj) is RestoredHistoryBuffer:
-        raise UnsafeCheckpointError('a HistoryBuffer without its state')
-    if id(obj) in seen:
-        return seen[id(obj)][1]
-    if not isinstance(obj, (dict, list, tuple)):
-        return obj
-    seen[id(obj)] = (obj, obj)
-    if isinstance(obj, tuple):
-        items = [materialize(item, seen) for item in obj]
-        if type(obj) is tuple and any(
-                new is not old for new, old in zip(items, obj)):
-            seen[id(obj)] = (obj, tuple(items))
-        return seen[id(obj)][1]
-    entries = obj.items() if isinstance(obj, dict) else enumerate(obj)
-    for key, value in list(entries):
-        obj[key] = materialize(value, seen)
-    if isinstance(obj, OrderedDict):  # a state dict's _metadata
-        materialize(vars(obj), seen)
-    return obj
-
-
-# torch names the refused global as "GLOBAL posix.system ..." in its message.
+# torch names the refused global as "GLOBAL posix.system ..." in its message;
+# a builtin as "GLOBAL builtins.exec" (torch 2.6) or "GLOBAL exec" (newer).
 REFUSED_GLOBAL = re.compile(r'GLOBAL ([\w.]+)')
 # torch.save writes a zip archive (or, before torch 1.6, a pickle)
 CHECKPOINT_HEADERS = (b'PK', b'\x80')
@@ -337,11 +194,14 @@ def refusal(error: pickle.UnpicklingError) -> str:
     """Why torch's weights-only unpickler refused a file, in short."""
     refused = REFUSED_GLOBAL.search(str(error))
     if refused:
-        return (f'it asks for the global {refused.group(1)!r}, which a '
-                'checkpoint of weights never needs')
-    if isinstance(error, UnsafeCheckpointError):
+        name = refused.group(1)
+        if '.' not in name:  # a pickled global is always module.name
+            name = f'builtins.{name}'
+        return (f'it asks for the global {name!r}, which a checkpoint of '
+                'weights never needs')
+    if isinstance(error, UnsafePickleError):
         return str(error)
-    if isinstance(error.__context__, UnsafeCheckpointError):
+    if isinstance(error.__context__, UnsafePickleError):
         return str(error.__context__)  # a stand-in's
     return str(error)
 

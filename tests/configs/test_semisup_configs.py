@@ -111,7 +111,7 @@ def test_cifar_settings(path):
     assert dataset.mu == 7 and dataset.unlabeled_pool == 'all'
     labels = int(re.search(r'_(\d+)(_cpu)?$', name).group(1))
     assert dataset.labeled_per_class * model.head.num_classes == labels
-    strong = dataset.strong_pipeline[2]
+    strong = dataset.strong_pipeline[-2]
     assert strong == dict(type='FixMatchRandAugment', num_ops=2,
                           max_level=10, op_prob=0.5, cutout=16)
     if 'dmixmatch' in name:  # OpenMixup's DMixMatch config
@@ -188,6 +188,46 @@ def test_dm_variant_shares_the_split_of_its_baseline(path):
         baseline.train_dataloader.dataset.split_file
 
 
+@pytest.mark.parametrize('path', [p for p in CIFAR if 'cpu' not in p],
+                         ids=name_of)
+def test_cifar_data_is_checked_and_never_downloaded(path, tmp_path,
+                                                    monkeypatch):
+    """The CIFAR datasets, pointed at an empty folder, fail naming the
+    missing file of the python archive, without a download."""
+    import mmpretrain.datasets.cifar as cifar
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import DATASETS
+
+    def refuse(*args, **kwargs):
+        raise AssertionError('a download was attempted')
+
+    monkeypatch.setattr(cifar, 'download_and_extract_archive', refuse)
+    init_default_scope('mmpretrain')
+    cfg = load(path)
+    for dataset in (cfg.train_dataloader.dataset.dataset,
+                    cfg.val_dataloader.dataset,
+                    cfg.test_dataloader.dataset):
+        assert dataset.type.startswith('CheckedCIFAR')
+        dataset.data_root = str(tmp_path / 'empty')
+        with pytest.raises(FileNotFoundError,
+                           match=re.escape(str(tmp_path / 'empty'))):
+            DATASETS.build(dataset)
+
+
+def test_cifar_views_are_reflect_padded_crops():
+    """FixMatch's augment_shift: a 4-pixel reflect-padded crop, in the weak
+    and the strong view: all 81 of torchvision's reflect-padded crops come
+    up, and nothing else."""
+    from test_fast_data_configs import per_sample_crops
+    cfg = load(osp.join(CONFIG_DIR, '_base_', 'cifar10_semisup.py'))
+    image = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8,
+                          generator=torch.Generator().manual_seed(0))
+    for view in ('weak_pipeline', 'strong_pipeline'):
+        pipeline = cfg.train_dataloader.dataset[view]
+        assert len(set(per_sample_crops(pipeline, image, 'reflect',
+                                        1500))) == 81, view
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=name_of)
 def test_dataloaders_work_with_num_workers_0(path):
     """`--cfg-options train_dataloader.num_workers=0` (and for val) gives
@@ -247,3 +287,17 @@ def test_cpu_comparison_config_trains_with_num_workers_0(tmp_path):
     out = tmp_path / 'curves.png'
     plot_curves.main([str(tmp_path / 'work'), '--out', str(out)])
     assert out.stat().st_size > 0
+    # docs/semisup.md's curves command runs on it and plots logged keys.
+    command = docs_curves_command()
+    assert command[:2] == ['python', 'tools/plot_curves.py']
+    args = plot_curves.parse_args(command[2:])
+    assert args.keys, 'the command names its keys'
+    for key in args.keys:
+        assert plot_curves.find(curves, key), key
+
+
+def docs_curves_command():
+    """The ``Curves:`` command line of docs/semisup.md, split."""
+    with open(osp.join(CONFIG_DIR, '..', '..', 'docs', 'semisup.md')) as f:
+        text = f.read()
+    return text.split('Curves: `', 1)[1].split('`', 1)[0].split()

@@ -18,7 +18,7 @@ from PIL import Image
 from conftest import write_image_folder
 from dm_plugin.datasets import CachedImageDataset, cached_image_collate
 from dm_plugin.datasets import cached_images
-from test_cifar_pickle import write_cifar
+from test_cifar import write_random_cifar
 from test_tiny_imagenet import write_tiny_imagenet
 
 
@@ -154,13 +154,25 @@ def test_pickled_for_spawned_workers_without_the_images(folder, tmp_path):
 
 @pytest.mark.parametrize('variant', ['cifar10', 'cifar100'])
 def test_cifar_layouts(tmp_path, variant):
-    images, labels = write_cifar(tmp_path / variant, variant)
-    dataset = build(str(tmp_path / variant), tmp_path, layout=variant)
-    np.testing.assert_array_equal(dataset.images, images)
-    assert dataset.labels.tolist() == labels.tolist()
-    assert dataset.metainfo['classes'] == ('cat', 'dog', 'emu')
-    assert len(build(str(tmp_path / variant), tmp_path, layout=variant,
-                     split='test')) == 4
+    """Item for item what CheckedCIFAR10/100 gives (the files are checked
+    as that class checks them)."""
+    root = str(tmp_path / variant)
+    written = write_random_cifar(root, variant)
+    checked = DATASETS.get(f'Checked{variant.upper()}')
+    for split in ('train', 'test'):
+        dataset = build(root, tmp_path, layout=variant, split=split)
+        reference = checked(data_root=root, split=split)
+        assert len(dataset) == len(reference) == len(written[split][0])
+        for i in range(len(dataset)):
+            np.testing.assert_array_equal(
+                dataset.images[i], reference.get_data_info(i)['img'])
+            assert dataset.labels[i] == reference.get_data_info(i)[
+                'gt_label']
+        assert dataset.metainfo['classes'] == reference.metainfo['classes']
+    listed = osp.join(root, checked.base_folder, 'MD5SUMS')
+    os.remove(listed)  # a copy whose files are not the official ones
+    with pytest.raises(ValueError, match='has md5 .* expected'):
+        build(root, tmp_path / 'other', layout=variant)
 
 
 def test_tiny_imagenet_layout(tmp_path):

@@ -10,25 +10,15 @@ import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
 
-
-class Payload:
-    """Pickles as ``call(*args)`` (or, with ``state``, as ``call(*args)``
-    followed by ``BUILD state``)."""
-
-    def __init__(self, call, *args, state=None):
-        self.call, self.args, self.state = call, args, state
-
-    def __reduce__(self):
-        if self.state is None:
-            return self.call, self.args
-        return self.call, self.args, self.state
+from conftest import Payload
 
 
 def code_payloads(marker: str) -> dict:
-    """Payloads that create ``marker``, by the global torch refuses."""
+    """Payloads that create ``marker``, by the global torch refuses (as
+    pickle names it)."""
     return {
         'posix.system': Payload(os.system, f'touch {marker}'),
-        'exec': Payload(exec, f'open({marker!r}, "w").close()'),
+        'builtins.exec': Payload(exec, f'open({marker!r}, "w").close()'),
         # pickled as getattr(pathlib.Path, 'touch')(path)
         'pathlib.Path': Payload(pathlib.Path.touch, pathlib.Path(marker)),
     }

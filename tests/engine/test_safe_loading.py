@@ -16,20 +16,22 @@ from mmengine.runner import Runner
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from conftest import tiny_runner_cfg
-from crafted import (Payload, buffer_state, code_checkpoint, history_buffer,
-                     memory_checkpoint, memory_payloads, save_checkpoint)
+from crafted import (Payload, buffer_state, code_checkpoint, code_payloads,
+                     history_buffer, memory_checkpoint, memory_payloads,
+                     save_checkpoint)
 from dm_plugin.engine.checkpoint import (CorruptCheckpointError,
                                          UnsafeCheckpointError,
-                                         load_checkpoint_file)
+                                         load_checkpoint_file, refusal)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HERE = osp.dirname(osp.abspath(__file__))
 
 
-@pytest.mark.parametrize('name', ['posix.system', 'pathlib.Path'])
+@pytest.mark.parametrize('name', list(code_payloads('-')))
 def test_code_running_checkpoint_is_refused(tmp_path, name):
-    """``os.system`` is refused as a global; ``pathlib.Path.touch`` is
-    pickled as ``getattr(pathlib.Path, 'touch')``."""
+    """``os.system`` and ``exec`` are refused as globals, named as the file
+    names them whatever torch's wording; ``pathlib.Path.touch`` is pickled
+    as ``getattr(pathlib.Path, 'touch')``."""
     marker = str(tmp_path / 'pwned')
     path = code_checkpoint(tmp_path / 'evil.pth', marker, name)
     with pytest.raises(UnsafeCheckpointError) as info:
@@ -43,6 +45,20 @@ def test_code_running_checkpoint_is_refused(tmp_path, name):
     assert osp.exists(marker)
 
 
+@pytest.mark.parametrize('wording', [
+    'Unsupported global: GLOBAL builtins.exec was not an allowed global by '
+    'default. Please use `torch.serialization.add_safe_globals([exec])`',
+    'Unsupported global: GLOBAL exec was not an allowed global by default. '
+    'Please use `torch.serialization.add_safe_globals([exec])`',
+])
+def test_refused_builtin_is_named_alike_by_every_torch(wording):
+    """torch 2.6 (the oldest supported) names a refused builtin
+    ``builtins.exec``, newer torch ``exec``: the error names it as the file
+    does with both."""
+    assert "global 'builtins.exec'" in refusal(
+        pickle.UnpicklingError(f'Weights only load failed. {wording}'))
+
+
 def test_mmengine_loads_through_the_safe_loader(tmp_path):
     marker = str(tmp_path / 'pwned')
     path = code_checkpoint(tmp_path / 'evil.pth', marker)
@@ -53,7 +69,7 @@ def test_mmengine_loads_through_the_safe_loader(tmp_path):
 
 def test_resume_from_crafted_checkpoint_is_refused(runner_cfg, tmp_path):
     marker = str(tmp_path / 'pwned')
-    path = code_checkpoint(tmp_path / 'evil.pth', marker, 'exec')
+    path = code_checkpoint(tmp_path / 'evil.pth', marker, 'builtins.exec')
     cfg = runner_cfg(max_iters=2)
     cfg.update(resume=True, load_from=path)
     with pytest.raises(UnsafeCheckpointError, match='evil.pth'):

@@ -1,15 +1,13 @@
 import math
-import os
-import socket
 
 import pytest
 import torch
-import torch.distributed as dist
 from mmengine.evaluator import Evaluator
 from mmpretrain.evaluation import Accuracy
 from mmpretrain.registry import METRICS
 from mmpretrain.structures import DataSample
 
+from child_processes import run_ranks
 from dm_plugin.evaluation import (ECE, calibration_bins,
                                   expected_calibration_error, top1_confidence)
 
@@ -160,53 +158,32 @@ def test_metric_needs_scores_and_single_labels():
         metric.compute_metrics([])
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+def evaluate_on_rank(rank, world_size, scores, labels):
+    """One rank of a distributed evaluation (in a process group)."""
+    # DefaultSampler's split: rank r takes every world_size-th sample, the
+    # last rank padded with the first sample to equal length.
+    num_samples = len(labels)
+    per_rank = math.ceil(num_samples / world_size)
+    padded = list(range(num_samples)) + list(
+        range(per_rank * world_size - num_samples))
+    indices = padded[rank::world_size]
+    metric = ECE(n_bins=15)
+    metric.process(None, [
+        sample.to_dict()
+        for sample in data_samples(scores[indices], labels[indices])
+    ])
+    return metric.evaluate(num_samples)
 
 
-def evaluate_on_rank(rank, world_size, port, scores, labels, queue):
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=world_size)
-    try:
-        # DefaultSampler's split: rank r takes every world_size-th sample,
-        # the last rank padded with the first sample to equal length.
-        num_samples = len(labels)
-        per_rank = math.ceil(num_samples / world_size)
-        padded = list(range(num_samples)) + list(
-            range(per_rank * world_size - num_samples))
-        indices = padded[rank::world_size]
-        metric = ECE(n_bins=15)
-        metric.process(None, [
-            sample.to_dict()
-            for sample in data_samples(scores[indices], labels[indices])
-        ])
-        metrics = metric.evaluate(num_samples)
-        queue.put((rank, metrics))
-    finally:
-        dist.destroy_process_group()
-
-
-def test_distributed_evaluation_drops_padding():
+def test_distributed_evaluation_drops_padding(tmp_path):
+    """Two gloo ranks (11 samples, so the sampler pads one): both get the
+    ECE of the 11 samples, not of the 12 evaluated."""
     scores, labels = random_predictions(11, 4, seed=6)
-    # spawn, not fork: a child forked after torch used its thread pool can
-    # deadlock in OpenMP.
-    context = torch.multiprocessing.get_context('spawn')
-    queue = context.SimpleQueue()
-    port = free_port()
-    processes = [
-        context.Process(
-            target=evaluate_on_rank,
-            args=(rank, 2, port, scores, labels, queue)) for rank in range(2)
-    ]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=60)
-        assert process.exitcode == 0
-    results = dict(queue.get() for _ in range(2))
+    results = run_ranks(evaluate_on_rank, 2, (scores, labels),
+                        store=str(tmp_path / 'store'))
     expected = 100 * naive_ece(scores, labels, 15)
-    for rank in range(2):
-        assert results[rank]['calibration/ece'] == pytest.approx(
-            expected, abs=1e-6)
+    padded = torch.cat([scores, scores[:1]]), torch.cat([labels, labels[:1]])
+    assert 100 * naive_ece(*padded, 15) != pytest.approx(expected, abs=1e-3)
+    for metrics in results:
+        assert metrics['calibration/ece'] == pytest.approx(expected,
+                                                           abs=1e-6)

@@ -59,13 +59,13 @@ def dump_config(cfg: dict, path: str) -> str:
 
 
 def run_train(args, timeout: float, **env) -> subprocess.CompletedProcess:
-    """Run ``tools/train.py ARGS`` to its end (a hang fails the test)."""
-    return subprocess.run([sys.executable, 'tools/train.py', *args],
-                          cwd=ROOT,
-                          env=train_env(**env),
-                          capture_output=True,
-                          text=True,
-                          timeout=timeout)
+    """Run ``tools/train.py ARGS`` to its end (a hang fails the test and
+    is killed)."""
+    # imported here: the training subprocesses import this module without
+    # tests/ on their path
+    from child_processes import run_command
+    return run_command([sys.executable, 'tools/train.py', *args],
+                       cwd=ROOT, env=train_env(**env), timeout=timeout)
 
 
 def output_of(result) -> str:

@@ -1,24 +1,22 @@
 """Two CPU processes (gloo, torchrun): a bad image on one rank ends both
 ranks cleanly, and the run resumes once the file is fixed."""
 import os.path as osp
-import subprocess
 
 from dm_plugin.engine.checkpoint import load_checkpoint_file
 
+from child_processes import run_command
 from conftest import write_image_folder
 from reliability_utils import (ROOT, dump_config, free_port, output_of,
                                train_env)
 
 
 def dist_train(config: str, work_dir: str, *args):
-    return subprocess.run(
+    return run_command(
         ['bash', 'tools/dist_train.sh', config, '2', '--work-dir', work_dir,
          *args],
         cwd=ROOT,
         env=train_env(PORT=free_port()),
-        capture_output=True,
-        text=True,
-        timeout=300)  # a hung rank fails the test here
+        timeout=300)  # a hung rank fails the test here, and is killed
 
 
 def test_bad_image_on_rank1_stops_all_ranks_then_resume(

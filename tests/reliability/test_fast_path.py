@@ -4,12 +4,12 @@ for bit, and a 2-process gloo run (tools/dist_train.sh) trains with
 independent crops per rank and equal generator states."""
 import json
 import os.path as osp
-import subprocess
 
 import pytest
 import torch
 from mmengine.runner import Runner
 
+from child_processes import run_command
 from conftest import tiny_runner_cfg, write_image_folder
 from reliability_utils import (ROOT, dump_config, free_port, logged_losses,
                                output_of, train_env)
@@ -124,10 +124,9 @@ def test_two_process_gloo_run_draws_per_rank(tmp_path):
     work_dir = tmp_path / 'dist'
     env = train_env(PORT=free_port())
     env['PYTHONPATH'] = f'{tmp_path}{osp.pathsep}{env["PYTHONPATH"]}'
-    result = subprocess.run(
+    result = run_command(
         ['bash', 'tools/dist_train.sh', config, '2', '--work-dir',
-         str(work_dir)], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=300)
+         str(work_dir)], cwd=ROOT, env=env, timeout=300)
     assert result.returncode == 0, output_of(result)
     assert (work_dir / 'iter_3.pth').is_file()
     ranks = [json.loads((work_dir / f'rank{r}.json').read_text())

@@ -1,14 +1,15 @@
 """tools/benchmark_throughput.py on a tiny setting: every input path and
 the plain loop run through the Runner and report; the CIFAR pickles it
-writes read back."""
+writes (as the converter writes them) read back."""
 import importlib.util
+import os
 import os.path as osp
 
 import numpy as np
+import pytest
 
 from conftest import write_image_folder
-from dm_plugin.datasets import CachedImageDataset
-from dm_plugin.datasets.cifar_pickle import read_cifar
+from dm_plugin.datasets import CachedImageDataset, CheckedCIFAR10
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 spec = importlib.util.spec_from_file_location(
@@ -21,10 +22,17 @@ SMALL_MODEL = [
 ]
 
 
+def cifar10_folder(data: str) -> str:
+    """An ImageFolder tree with CIFAR-10's class folders, 2 images each."""
+    train = osp.join(data, 'train')
+    write_image_folder(train, num_classes=10, per_class=2, size=(32, 32))
+    for k, name in enumerate(CheckedCIFAR10.METAINFO['classes']):
+        os.rename(osp.join(train, f'class_{k}'), osp.join(train, name))
+    return data
+
+
 def test_tiny_run_reports_every_path_and_the_speedup(tmp_path):
-    data = str(tmp_path / 'data')
-    write_image_folder(osp.join(data, 'train'), num_classes=10, per_class=2,
-                       size=(32, 32))
+    data = cifar10_folder(str(tmp_path / 'data'))
     out = tmp_path / 'report.md'
     text = benchmark.main([
         data, '--batch-size', '4', '--iters', '1', '--warmup', '1',
@@ -44,8 +52,20 @@ def test_tiny_run_reports_every_path_and_the_speedup(tmp_path):
                for line in lines)
     dataset = CachedImageDataset(data, cache_dir=str(tmp_path / 'work' /
                                                      'cache'))
-    images, labels, classes = read_cifar(
-        str(tmp_path / 'work' / 'cifar_pickles'), 'cifar10', 'train')
-    np.testing.assert_array_equal(images, dataset.images)
-    assert labels.tolist() == dataset.labels.tolist()
+    images, labels, classes = CheckedCIFAR10.read_split(
+        str(tmp_path / 'work' / 'cifar_pickles'), 'train')
+    # the same (label, image) pairs, shuffled as the archives are
+    assert sorted(zip(labels.tolist(), map(bytes, images))) == sorted(
+        zip(dataset.labels.tolist(), map(bytes, np.asarray(dataset.images))))
     assert classes == dataset.metainfo['classes']
+
+
+def test_pickles_need_cifar10_classes(tmp_path):
+    data = str(tmp_path / 'data')
+    write_image_folder(osp.join(data, 'train'), num_classes=10, per_class=1,
+                       size=(32, 32))
+    dataset = CachedImageDataset(data, cache_dir=str(tmp_path / 'cache'))
+    with pytest.raises(ValueError, match=r"needs the class folders of "
+                       r"CIFAR-10 \(missing: \['airplane'.*unexpected: "
+                       r"\['class_0'.*--paths stock_jpeg fast"):
+        benchmark.write_cifar_pickles(dataset, str(tmp_path / 'pickles'))

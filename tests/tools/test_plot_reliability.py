@@ -1,7 +1,6 @@
 """tools/plot_reliability.py on predictions dumped the way tools/test.py
 --out dumps them (mmengine's DumpResults)."""
 import importlib.util
-import os
 import os.path as osp
 import pickle
 import re
@@ -12,6 +11,7 @@ from mmengine.evaluator import DumpResults, Evaluator
 from mmpretrain.structures import DataSample
 from PIL import Image
 
+from conftest import shell_payload
 from dm_plugin.evaluation import expected_calibration_error, top1_confidence
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -96,34 +96,28 @@ def test_bad_inputs(tmp_path):
         plot_reliability.load_predictions(empty)
 
 
-class RunsCode:
-    """Unpickling this runs a shell command (what a crafted file does)."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return os.system, (f'touch {self.marker}', )
-
-
 class StorageRunsCode:
     """A tensor storage whose inner (torch legacy) pickle runs code."""
 
     def __init__(self, marker):
-        self.inner = pickle.dumps(RunsCode(marker), protocol=2)
+        self.inner = pickle.dumps(shell_payload(marker), protocol=2)
 
     def __reduce__(self):
         return torch.storage._load_from_bytes, (self.inner, )
 
 
-@pytest.mark.parametrize('payload', [RunsCode, StorageRunsCode])
+@pytest.mark.parametrize('payload, reason', [
+    (shell_payload, r'refusing the global posix\.system'),
+    (StorageRunsCode, 'refusing a tensor storage .*GLOBAL posix.system'),
+])
 def test_crafted_prediction_file_is_refused_without_running_code(
-        tmp_path, payload):
+        tmp_path, payload, reason):
     marker = tmp_path / 'marker'
     path = str(tmp_path / 'preds.pkl')
     with open(path, 'wb') as f:
         pickle.dump([dict(pred_score=payload(marker), gt_label=1)], f)
-    with pytest.raises(pickle.UnpicklingError, match=re.escape(path)):
+    with pytest.raises(pickle.UnpicklingError,
+                       match=f'{re.escape(path)}: {reason}'):
         plot_reliability.load_predictions(path)
     assert not marker.exists()
 
@@ -131,7 +125,7 @@ def test_crafted_prediction_file_is_refused_without_running_code(
 def test_crafted_file_is_live(tmp_path):
     """The payload of the test above does run through a plain unpickler."""
     marker = tmp_path / 'marker'
-    pickle.loads(pickle.dumps(RunsCode(marker)))
+    pickle.loads(pickle.dumps(shell_payload(marker)))
     assert marker.exists()
 
 
@@ -139,7 +133,7 @@ def test_truncated_file_is_named(tmp_path):
     path = dump_predictions(str(tmp_path / 'p.pkl'), *predictions(4, 1.))
     data = open(path, 'rb').read()
     open(path, 'wb').write(data[:len(data) // 2])
-    with pytest.raises(ValueError, match='not a predictions pickle'):
+    with pytest.raises(ValueError, match='p.pkl is not a readable pickle'):
         plot_reliability.load_predictions(path)
 
 

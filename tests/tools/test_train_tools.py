@@ -10,18 +10,17 @@ import pytest
 from mmengine.config import Config
 from mmengine.device import get_device
 
+from child_processes import run_command
 from dm_plugin.engine.run_logs import run_lineage
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def run(cmd, timeout, **env):
-    result = subprocess.run(
+    result = run_command(
         cmd,
         cwd=ROOT,
         env={**os.environ, 'OMP_NUM_THREADS': '1', **env},
-        capture_output=True,
-        text=True,
         timeout=timeout)
     assert result.returncode == 0, result.stdout[-3000:] + \
         result.stderr[-3000:]

@@ -2,8 +2,11 @@
 # extracted under data_root (cifar-10-batches-py/) by CheckedCIFAR10, which
 # names a missing or mismatching file and never downloads (docs/datasets.md;
 # tools/dataset_converters/folder_to_cifar.py writes this layout from an
-# ImageFolder copy). Augmentation of the paper's CIFAR benchmarks: 4-pixel
-# reflect-padded random crop and horizontal flip.
+# ImageFolder copy). Augmentation of the paper's CIFAR-10 runs (OpenMixup
+# configs/classification/_base_/datasets/cifar10/sz32_bs100.py: torchvision's
+# RandomCrop(32, padding=4), which pads with zeros): 4-pixel zero-padded
+# random crop and horizontal flip. cifar100_bs100.py reflect-pads, as
+# OpenMixup's CIFAR-100 base does.
 dataset_type = 'CheckedCIFAR10'
 data_root = 'data/cifar10'  # holds cifar-10-batches-py/
 data_preprocessor = dict(
@@ -13,7 +16,7 @@ data_preprocessor = dict(
     to_rgb=False)  # the archive is RGB already
 
 train_pipeline = [
-    dict(type='RandomCrop', crop_size=32, padding=4, padding_mode='reflect'),
+    dict(type='RandomCrop', crop_size=32, padding=4, pad_val=0),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]

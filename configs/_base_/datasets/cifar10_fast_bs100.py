@@ -1,15 +1,14 @@
 # CIFAR-10, 32x32, batch 100 (1 GPU), fast path: cifar10_bs100.py's data and
 # augmentation with the per-sample work moved off the loader.
 # CachedImageDataset decodes the python archive under data_root
-# (cifar-10-batches-py/, read without running code and without md5 checks)
-# once into a cached uint8 array, so loading a batch is an index and a label
-# (no loader workers needed); BatchTransformPreprocessor then crops, flips
-# and normalises the whole batch on the device, with the distributions of
-# mmpretrain's per-sample RandomCrop / RandomFlip. Swap it for
+# (cifar-10-batches-py/, checked as CheckedCIFAR10 checks it, read without
+# running code) once into a cached uint8 array, so loading a batch is an
+# index and a label (no loader workers needed); BatchTransformPreprocessor
+# then crops, flips and normalises the whole batch on the device, with the
+# distributions of mmpretrain's per-sample RandomCrop / RandomFlip. Swap it for
 # cifar10_bs100.py in a config to train the same recipe faster.
-# The padding is constant (zeros): mmpretrain's RandomCrop pads `padding`
-# with pad_val whatever padding_mode says, so that is what cifar10_bs100.py
-# trains with too, and what OpenMixup's CIFAR configs use.
+# The padding is zeros, as in cifar10_bs100.py and OpenMixup's CIFAR-10
+# configs.
 data_root = 'data/cifar10'  # holds cifar-10-batches-py/
 data_preprocessor = dict(
     type='BatchTransformPreprocessor',
@@ -17,7 +16,7 @@ data_preprocessor = dict(
     mean=[125.307, 122.961, 113.8575],
     std=[51.5865, 50.847, 51.255],
     transforms=[
-        dict(type='RandomCrop', crop_size=32, padding=4),
+        dict(type='RandomCrop', crop_size=32, padding=4, pad_val=0),
         dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     ])
 

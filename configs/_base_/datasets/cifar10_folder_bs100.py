@@ -9,7 +9,7 @@ data_root = 'data/cifar10-jpeg'  # train/<class>/, test/<class>/
 data_preprocessor = dict(to_rgb=True)  # image files are decoded as BGR
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomCrop', crop_size=32, padding=4, padding_mode='reflect'),
+    dict(type='RandomCrop', crop_size=32, padding=4, pad_val=0),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]

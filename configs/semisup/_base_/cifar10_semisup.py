@@ -1,11 +1,17 @@
-# CIFAR-10 for FixMatch and DMixMatch (mmpretrain's CIFAR10, the python
-# version at data/cifar10): 64 labeled and 7 x 64 unlabeled images a step,
-# the unlabeled ones drawn from the whole training set (labeled images
-# included), as in FixMatch's reference code and OpenMixup's CIFAR configs.
+# CIFAR-10 for FixMatch and DMixMatch (CheckedCIFAR10: the official python
+# archive extracted under data/cifar10, i.e. cifar-10-batches-py/; a missing
+# or mismatching file is named and nothing is downloaded): 64 labeled and
+# 7 x 64 unlabeled images a step, the unlabeled ones drawn from the whole
+# training set (labeled images included), as in FixMatch's reference code
+# and OpenMixup's CIFAR configs.
 # Views as FixMatch's reference code makes them (augment 'd.d.rac'): weak =
-# horizontal flip + 4-pixel reflect-padded crop, for labeled images and the
-# unlabeled weak view; strong = the same, then FixMatch's RandAugment with
-# random magnitudes and a 16x16 Cutout (FixMatchRandAugment).
+# horizontal flip + 4-pixel reflect-padded crop (its augment_shift pads with
+# tf.pad(mode='REFLECT')), for labeled images and the unlabeled weak view;
+# strong = the same, then FixMatch's RandAugment with random magnitudes and a
+# 16x16 Cutout (FixMatchRandAugment). mmpretrain's RandomCrop fills `padding`
+# with zeros whatever padding_mode says, but pad_if_needed follows
+# padding_mode: so the crop reflect-pads to 40x40, then crops 32x32 at a
+# uniform offset (reflect_crop).
 # Normalisation: CIFAR-10 statistics (OpenMixup's), on RGB arrays.
 num_classes = 10
 data_root = 'data/cifar10'
@@ -16,14 +22,19 @@ data_preprocessor = dict(
     std=[51.5865, 50.847, 51.255],
     to_rgb=False)
 
+reflect_crop = [
+    dict(type='RandomCrop', crop_size=40, pad_if_needed=True,
+         padding_mode='reflect'),
+    dict(type='RandomCrop', crop_size=32),
+]
 weak_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomCrop', crop_size=32, padding=4, padding_mode='reflect'),
+    *reflect_crop,
     dict(type='PackInputs'),
 ]
 strong_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomCrop', crop_size=32, padding=4, padding_mode='reflect'),
+    *reflect_crop,
     dict(type='FixMatchRandAugment', num_ops=2, max_level=10, op_prob=0.5,
          cutout=16),
     dict(type='PackInputs'),
@@ -41,7 +52,8 @@ train_dataloader = dict(
     dataset=dict(
         type='SemiSupervisedDataset',
         dataset=dict(
-            type='CIFAR10', data_root=data_root, split='train', pipeline=[]),
+            type='CheckedCIFAR10', data_root=data_root, split='train',
+            pipeline=[]),
         labeled_per_class=25,
         mu=7,
         unlabeled_pool='all',
@@ -55,7 +67,7 @@ val_dataloader = dict(
     num_workers=4,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type='CIFAR10',
+        type='CheckedCIFAR10',
         data_root=data_root,
         split='test',
         pipeline=[dict(type='PackInputs')]),

@@ -37,15 +37,40 @@ def _uniform_int(u: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
         high, int) else torch.minimum((u * high).long(), high - 1)
 
 
+def _border_index(size: int, pad: int, mode: str,
+                  device) -> torch.Tensor:
+    """The source index of each position of a line of ``size`` pixels
+    padded by ``pad`` on both sides, as OpenCV's border modes index it
+    (``mmcv.impad``'s ``padding_mode``; any ``pad``)."""
+    index = torch.arange(-pad, size + pad, device=device)
+    if mode == 'edge':  # BORDER_REPLICATE: aaa|abcd|ddd
+        return index.clamp(0, size - 1)
+    if mode == 'symmetric':  # BORDER_REFLECT: cba|abcd|dcb
+        index = index.remainder(2 * size)
+        return torch.where(index >= size, 2 * size - 1 - index, index)
+    if size == 1:  # 'reflect', BORDER_REFLECT_101: dcb|abcd|cba
+        return torch.zeros_like(index)
+    index = index.remainder(2 * (size - 1))
+    return torch.where(index >= size, 2 * (size - 1) - index, index)
+
+
 class BatchRandomCrop:
     """mmpretrain's ``RandomCrop`` on a batch.
 
     As there, ``padding`` (an int, ``(left/right, top/bottom)`` or
     ``(left, top, right, bottom)``) pads with zeros whatever
-    ``padding_mode`` says (mmpretrain 1.x passes ``padding_mode`` only to its
-    ``pad_if_needed`` padding, which is not supported here); the offsets are
-    uniform over the positions of a ``crop_size`` window in the padded image
-    (a smaller image is cropped to its own size).
+    ``padding_mode`` says; ``pad_if_needed`` then pads an image smaller than
+    ``crop_size`` by ``ceil(missing / 2)`` on each side with ``padding_mode``
+    (``'constant'`` zeros, ``'edge'``, ``'reflect'`` (``dcb|abcd|cba``) or
+    ``'symmetric'`` (``cba|abcd|dcb``), OpenCV's border modes that
+    ``mmcv.impad`` uses). The offsets are uniform over the positions of a
+    ``crop_size`` window in the padded image (a smaller image is cropped to
+    its own size).
+
+    A 4-pixel reflect-padded 32x32 crop (torchvision's ``RandomCrop(32,
+    padding=4, padding_mode='reflect')``) is therefore
+    ``RandomCrop(crop_size=40, pad_if_needed=True, padding_mode='reflect')``
+    followed by ``RandomCrop(crop_size=32)``, per sample and here.
     """
 
     def __init__(self,
@@ -55,9 +80,6 @@ class BatchRandomCrop:
                  pad_val: float = 0,
                  padding_mode: str = 'constant'):
         self.crop_size = _pair('crop_size', crop_size)
-        if pad_if_needed:
-            raise ValueError('RandomCrop(pad_if_needed=True) has no batch '
-                             'version; pad with `padding` instead')
         if pad_val != 0:
             # mmcv.impad hands a number to cv2 as Scalar(v, 0, 0): only the
             # first channel (B of BGR, R of RGB) gets it.
@@ -79,6 +101,8 @@ class BatchRandomCrop:
         for each in padding:
             check_int('padding', each, 0)
         self.padding = tuple(padding)  # left, top, right, bottom
+        self.pad_if_needed = pad_if_needed
+        self.padding_mode = padding_mode
         if padding_mode != 'constant' and any(padding):
             print_log(
                 f"RandomCrop: padding_mode={padding_mode!r} does not apply to "
@@ -86,11 +110,21 @@ class BatchRandomCrop:
                 '(padding_mode is for pad_if_needed); so does the batch '
                 'version', logger='current', level=logging.WARNING)
 
+    def padded_size(self, size: Tuple[int, int]) -> Tuple[int, int, int, int]:
+        """``(height, width, h_pad, w_pad)``: the size after ``padding`` and
+        ``pad_if_needed``, and what ``pad_if_needed`` adds on each side."""
+        left, top, right, bottom = self.padding
+        height, width = size[0] + top + bottom, size[1] + left + right
+        h_pad = w_pad = 0
+        if self.pad_if_needed:
+            h_pad = math.ceil(max(0, self.crop_size[0] - height) / 2)
+            w_pad = math.ceil(max(0, self.crop_size[1] - width) / 2)
+        return height + 2 * h_pad, width + 2 * w_pad, h_pad, w_pad
+
     def draw(self, uniform: Uniform, size: Tuple[int, int]):
         """(B,) top and left offsets in the padded image, and the crop's
         (h, w)."""
-        left, top, right, bottom = self.padding
-        height, width = size[0] + top + bottom, size[1] + left + right
+        height, width, _, _ = self.padded_size(size)
         crop_h, crop_w = (min(height, self.crop_size[0]),
                           min(width, self.crop_size[1]))
         u = uniform(2)
@@ -100,8 +134,17 @@ class BatchRandomCrop:
     def apply(self, images: torch.Tensor, params) -> torch.Tensor:
         offset_y, offset_x, crop_h, crop_w = params
         left, top, right, bottom = self.padding
+        _, _, h_pad, w_pad = self.padded_size(images.shape[-2:])
         if any(self.padding):
             images = F.pad(images, (left, right, top, bottom))
+        if self.padding_mode == 'constant' and (h_pad or w_pad):
+            images = F.pad(images, (w_pad, w_pad, h_pad, h_pad))
+        elif h_pad or w_pad:
+            rows, cols = (_border_index(size, pad, self.padding_mode,
+                                        images.device)
+                          for size, pad in zip(images.shape[-2:],
+                                               (h_pad, w_pad)))
+            images = images[..., rows[:, None], cols]
         windows = images.unfold(2, crop_h, 1).unfold(3, crop_w, 1)
         batch = torch.arange(len(images), device=images.device)
         return windows[batch, :, offset_y, offset_x]  # (B, C, h, w)

@@ -74,6 +74,53 @@ def test_crop_pads_zeros_whatever_padding_mode_says_as_mmpretrain():
     assert (out[0, :, :3, :3] == 0).all()
 
 
+@pytest.mark.parametrize('mode', ['constant', 'edge', 'reflect',
+                                  'symmetric'])
+@pytest.mark.parametrize('size, crop, padding', [
+    ((5, 6), (8, 16), None),  # 2 rows (ceil 3/2), 5 > 6 - 1 columns a side
+    ((12, 10), (14, 9), (1, 0)),  # `padding` (zeros) first, then the mode
+    ((32, 32), 40, None),
+])
+def test_pad_if_needed_equals_mmpretrain(mode, size, crop, padding):
+    """Every sample's pixels equal mmpretrain's RandomCrop (``padding``,
+    then ``pad_if_needed`` with ``padding_mode`` through ``mmcv.impad``)
+    for the same offsets, which lie within the padded image."""
+    batch = images(8, *size)
+    ours = BatchRandomCrop(crop, padding=padding, pad_if_needed=True,
+                           padding_mode=mode)
+    params = ours.draw(uniform_of(8), size)
+    out = ours.apply(batch, params)
+    offset_y, offset_x, crop_h, crop_w = params
+    theirs = RandomCrop(crop, padding=padding, pad_if_needed=True,
+                        padding_mode=mode)
+    for i in range(8):
+        theirs.rand_crop_params = lambda image: (  # noqa: B023
+            int(offset_y[i]), int(offset_x[i]), crop_h, crop_w)
+        expected = theirs(dict(img=hwc(batch[i]).copy()))['img']
+        np.testing.assert_array_equal(hwc(out[i]), expected)
+    height, width, _, _ = ours.padded_size(size)
+    assert (height, width) >= tuple(ours.crop_size)
+    assert int(offset_y.max()) <= height - crop_h
+    assert int(offset_x.max()) <= width - crop_w
+
+
+def test_reflect_padded_crop_equals_torchvision_reflect_padding():
+    """RandomCrop(40, pad_if_needed, reflect) + RandomCrop(32) gives, for
+    each of the 81 offsets, torchvision's RandomCrop(32, padding=4,
+    padding_mode='reflect') crop (OpenMixup's CIFAR-100 augmentation)."""
+    import torchvision.transforms.functional as TF
+    image = images(1, 32, 32)
+    pad = BatchRandomCrop(40, pad_if_needed=True, padding_mode='reflect')
+    padded = pad(image.expand(81, -1, -1, -1), uniform_of(81))
+    offsets = torch.arange(81)
+    out = BatchRandomCrop(32).apply(padded, (offsets // 9, offsets % 9, 32,
+                                             32))
+    reference = TF.pad(image[0], 4, padding_mode='reflect')
+    for k in range(81):
+        y, x = divmod(k, 9)
+        assert torch.equal(out[k], reference[:, y:y + 32, x:x + 32])
+
+
 def test_crop_offsets_distribution_matches_mmpretrain():
     theirs = RandomCrop(32, padding=4)
     padded = np.zeros((40, 40, 3), np.uint8)
@@ -220,8 +267,8 @@ def test_bad_arguments_are_named():
         build_batch_transform(dict(type='ColorJitter'))
     with pytest.raises(TypeError, match='RandomCrop: .*unexpected'):
         build_batch_transform(dict(type='RandomCrop', crop_size=8, size=3))
-    with pytest.raises(ValueError, match='pad_if_needed'):
-        BatchRandomCrop(8, pad_if_needed=True)
+    with pytest.raises(ValueError, match="unknown padding_mode 'wrap'"):
+        BatchRandomCrop(8, pad_if_needed=True, padding_mode='wrap')
     with pytest.raises(ValueError, match='pad_val=7 is not supported'):
         BatchRandomCrop(8, padding=2, pad_val=7)
     with pytest.raises(ValueError, match='padding must be'):

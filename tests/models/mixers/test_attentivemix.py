@@ -15,6 +15,7 @@ from mmengine.config import Config
 from mmengine.runner.checkpoint import get_torchvision_models
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
+from conftest import Payload
 from test_dynamic_mixers import (check_mixed_scores, constant_images,
                                  mixer_and_model, partners, tiny_classifier)
 
@@ -193,17 +194,6 @@ def test_wrong_network_names_the_key_and_shapes(tmp_path):
                        r'.weight has shape \(16, 8, 3, 3\) but the attention '
                        r'network expects \(8, 8, 3, 3\)'):
         mixer(torch.randn(2, 3, 16, 16), torch.eye(6)[:2], model=model)
-
-
-class Payload:
-    """Pickles as ``call(*args)``: what a crafted file runs when loaded
-    with ``weights_only=False``."""
-
-    def __init__(self, call, *args):
-        self.call, self.args = call, args
-
-    def __reduce__(self):
-        return self.call, self.args
 
 
 def test_a_checkpoint_that_runs_code_is_refused(tmp_path):
