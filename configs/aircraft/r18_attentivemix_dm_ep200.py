@@ -1,5 +1,7 @@
 # FGVC-Aircraft, ResNet-18 (ImageNet-pretrained), 200 epochs, batch 16:
-# AttentiveMix+ (alpha 2) + DM(CE) (eta 0.1). See docs/configs.md
+# AttentiveMix+ (alpha 2) + DM(CE) (eta 0.1, both classes, λ-weighted:
+# the defaults of OpenMixup's decouple configs, which have no DM run
+# for this mixer). See docs/configs.md
 # AttentiveMix+: OpenMixup's configs/classification/
 # aircrafts/mixups/basic/r18_attentivemix_CE_none.py
 # (ResNet-50 attention: _base_/mixers/attentivemix_plus_r50.py)

@@ -1,5 +1,7 @@
 # CIFAR-100, ResNeXt-50 32x4d (CIFAR variant), 800 epochs, batch 100:
-# SAMix (alpha 2) + DM(CE) (eta 0.1).
+# SAMix (alpha 2) + DM(CE) (eta 0.1, both classes, λ-weighted:
+# the defaults of OpenMixup's decouple configs, which have no DM run
+# for this mixer).
 # SAMix settings from OpenMixup (Westlake-AI/openmixup 37e1372)
 # configs/classification/cifar100/samix/basic/rx50_l2_a2_bili_val_dp0_mul_x_cat_L1_var_01_mlr5e_2.py
 # (400 epochs there). See docs/configs.md.

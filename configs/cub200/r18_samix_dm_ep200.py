@@ -1,5 +1,7 @@
 # CUB-200-2011, ResNet-18 (ImageNet-pretrained), 200 epochs, batch 16:
-# SAMix (alpha 2) + DM(CE) (eta 0.1).
+# SAMix (alpha 2) + DM(CE) (eta 0.1, both classes, λ-weighted:
+# the defaults of OpenMixup's decouple configs, which have no DM run
+# for this mixer).
 # SAMix settings from OpenMixup (Westlake-AI/openmixup 37e1372)
 # configs/classification/cub200/samix/r18_l2_a2_bili_val_dp01_mb_mlr5e_4_1xb16_ep200.py.
 # See docs/configs.md.

@@ -1,5 +1,7 @@
 # ImageNet-1k, ResNet-18, 100 epochs, batch 4x64:
-# AttentiveMix+ (alpha 2) + DM(CE) (eta 0.1). See docs/configs.md
+# AttentiveMix+ (alpha 2) + DM(CE) (eta 0.1, both classes, λ-weighted:
+# the defaults of OpenMixup's decouple configs, which have no DM run
+# for this mixer). See docs/configs.md
 # AttentiveMix+: OpenMixup's configs/classification/
 # imagenet/mixups/basic/r50_attentivemix_CE_none_4xb64.py
 # (ResNet-18 attention: _base_/mixers/attentivemix_plus.py)

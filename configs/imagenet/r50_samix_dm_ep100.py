@@ -1,5 +1,7 @@
 # ImageNet-1k, ResNet-50, 100 epochs, batch 4x64:
-# SAMix (alpha 2) + DM(CE) (eta 0.1).
+# SAMix (alpha 2) + DM(CE) (eta 0.1, both classes, λ-weighted:
+# the defaults of OpenMixup's decouple configs, which have no DM run
+# for this mixer).
 # SAMix settings from OpenMixup (Westlake-AI/openmixup 37e1372)
 # configs/classification/imagenet/samix/basic/r50/unsampling_modebilinear/r50_l2_a2_bili_val_dp01_mul_mb_mlr1e_3_m0_bb_mlr0_4xb64_ep100.py.
 # See docs/configs.md.

@@ -1,5 +1,7 @@
 # Tiny-ImageNet, ResNet-18 (CIFAR variant), 400 epochs, batch 100:
-# SAMix (alpha 2) + DM(CE) (eta 0.1).
+# SAMix (alpha 2) + DM(CE) (eta 0.1, both classes, λ-weighted:
+# the defaults of OpenMixup's decouple configs, which have no DM run
+# for this mixer).
 # SAMix settings from OpenMixup (Westlake-AI/openmixup 37e1372)
 # configs/classification/tiny_imagenet/samix/basic/r18/unsampling_modebilinear/r18_l2_a2_bili_val_dp0_mul_mb_mlr1e_3_bb_mlr5e_2_ep400.py.
 # See docs/configs.md.

@@ -1,5 +1,7 @@
 # Tiny-ImageNet, ResNeXt-50 32x4d (CIFAR variant), 400 epochs, batch 100:
-# AttentiveMix+ (alpha 2) + DM(CE) (eta 0.1). See docs/configs.md
+# AttentiveMix+ (alpha 2) + DM(CE) (eta 0.1, both classes, λ-weighted:
+# the defaults of OpenMixup's decouple configs, which have no DM run
+# for this mixer). See docs/configs.md
 # AttentiveMix+: OpenMixup's configs/classification/
 # tiny_imagenet/mixups/basic/r18_attentivemix_CE_none.py
 # (ResNet-18 attention: _base_/mixers/attentivemix_plus.py)

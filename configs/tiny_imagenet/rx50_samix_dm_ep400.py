@@ -1,5 +1,7 @@
 # Tiny-ImageNet, ResNeXt-50 32x4d (CIFAR variant), 400 epochs, batch 100:
-# SAMix (alpha 2) + DM(CE) (eta 0.1).
+# SAMix (alpha 2) + DM(CE) (eta 0.1, both classes, λ-weighted:
+# the defaults of OpenMixup's decouple configs, which have no DM run
+# for this mixer).
 # SAMix settings from OpenMixup (Westlake-AI/openmixup 37e1372)
 # configs/classification/tiny_imagenet/samix/basic/rx50/unsampling_modebilinear/rx50_l2_a2_bili_val_dp0_mul_mb_mlr1e_3_bb_mlr5e_2_2xb50_lam_mul_k0_25_mask_adjust0_25_ep400.py.
 # See docs/configs.md.
