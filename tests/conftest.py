@@ -1,5 +1,6 @@
 """Shared fixtures: tiny generated image data and tiny Runner configs."""
 import copy
+import itertools
 import os
 import os.path as osp
 
@@ -7,7 +8,36 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mmengine.logging import MessageHub, MMLogger
+from mmengine.registry import DefaultScope
+from mmengine.visualization import Visualizer
+
 import dm_plugin  # noqa: F401  (registers everything)
+
+# mmengine keys a Runner's logger, message hub and visualizer by experiment
+# name and the second it started. Two runners of this test process with one
+# name, started in the same second, share them: the second one's scalars
+# land in the first one's folder.
+_RUN_NUMBERS = itertools.count()
+_PER_RUNNER_INSTANCES = (MMLogger, MessageHub, Visualizer, DefaultScope)
+
+
+def unique_experiment_name(label: str) -> str:
+    """``label`` made unique within the test process."""
+    return f'{label}_{next(_RUN_NUMBERS)}'
+
+
+@pytest.fixture(autouse=True)
+def forget_runner_instances():
+    """After each test, drop the loggers, message hubs, visualizers and
+    scopes its runners created (closing their log files), so that no later
+    runner can pick them up."""
+    yield
+    for manager in _PER_RUNNER_INSTANCES:
+        for instance in manager._instance_dict.values():
+            for handler in getattr(instance, 'handlers', []):
+                handler.close()
+        manager._instance_dict.clear()
 
 
 def write_image_folder(root: str,
@@ -121,6 +151,7 @@ def tiny_runner_cfg(data_root: str,
         env_cfg=dict(dist_cfg=dict(backend='gloo')),
         randomness=dict(seed=0),
         log_level='WARNING',
+        experiment_name=unique_experiment_name(osp.basename(work_dir)),
     )
 
 

@@ -7,6 +7,7 @@ from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
+from conftest import unique_experiment_name
 from dm_plugin.engine.checkpoint import load_checkpoint_file
 from dm_plugin.engine.hooks.random_state_hook import (get_random_state,
                                                       set_random_state)
@@ -52,7 +53,7 @@ def train_losses(runner_cfg, tmp_path, val_interval):
                      work_dir=str(tmp_path / f'val{val_interval}'))
     cfg['train_cfg']['val_interval'] = val_interval
     cfg['custom_hooks'] = [dict(type='RandomStateHook')]
-    cfg['experiment_name'] = f'val{val_interval}'
+    cfg['experiment_name'] = unique_experiment_name(f'val{val_interval}')
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner.message_hub.get_scalar('train/loss').data[0]
@@ -73,7 +74,7 @@ def test_load_from_restores_nothing(runner_cfg, tmp_path):
         cfg = runner_cfg(max_iters=1, work_dir=str(tmp_path / work))
         cfg['custom_hooks'] = [dict(type='RandomStateHook'),
                                dict(type='RecordTorchStateHook')]
-        cfg.update(experiment_name=work, **extra)
+        cfg.update(experiment_name=unique_experiment_name(work), **extra)
         runner = Runner.from_cfg(cfg)
         runner.train()
         return next(h.state for h in runner.hooks

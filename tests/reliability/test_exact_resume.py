@@ -8,6 +8,7 @@ import pytest
 import torch
 from mmengine.runner import Runner
 
+from conftest import unique_experiment_name
 from dm_plugin.engine.checkpoint import load_checkpoint_file
 from reliability_utils import (ROOT, dump_config, exact_resume_cfg,
                                logged_losses, output_of, run_train,
@@ -106,7 +107,7 @@ def test_resume_in_process_reproduces_random_draws(runner_cfg, tmp_path,
         if not with_hook:
             cfg['custom_hooks'] = []
         cfg.update(resume=resume, log_level='ERROR',
-                   experiment_name=f'{work}_{max_iters}_{with_hook}')
+                   experiment_name=unique_experiment_name(f'{work}_{max_iters}'))
         return cfg
 
     Runner.from_cfg(make('ref', 4)).train()

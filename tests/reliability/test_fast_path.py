@@ -10,7 +10,8 @@ import torch
 from mmengine.runner import Runner
 
 from child_processes import run_command
-from conftest import tiny_runner_cfg, write_image_folder
+from conftest import (tiny_runner_cfg, unique_experiment_name,
+                      write_image_folder)
 from reliability_utils import (ROOT, dump_config, free_port, logged_losses,
                                output_of, train_env)
 
@@ -43,7 +44,8 @@ def fast_runner_cfg(tmp_path, work: str, max_iters: int, resume=False,
     cfg['train_cfg']['val_interval'] = 2
     cfg['custom_hooks'] = [dict(type='RandomStateHook')] if hooks else []
     cfg.update(resume=resume, log_level='ERROR', log_processor=dict(
-        window_size=1), experiment_name=f'{work}_{max_iters}_{resume}',
+        window_size=1),
+        experiment_name=unique_experiment_name(f'{work}_{max_iters}'),
         visualizer=dict(type='Visualizer',
                         vis_backends=[dict(type='LocalVisBackend')]))
     return cfg
