@@ -6,6 +6,9 @@ mmpretrain's ``CrossEntropyLoss`` and ``LabelSmoothLoss`` (when a config
 swaps the loss ``type`` of a stock base, MMEngine merges the base's other
 keys in) their meaning, or refuses them.
 """
+import math
+import operator
+from functools import reduce
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -136,7 +139,10 @@ def check_finite_terms(cls_score: torch.Tensor, label: torch.Tensor,
                        terms: Dict[str, torch.Tensor], max_mixed) -> None:
     """Raise a ``ValueError`` naming why the unreduced loss ``terms`` are
     not finite; the inputs are only scanned when they are not."""
-    if torch.isfinite(sum(terms.values())).all():
+    total = reduce(operator.add, terms.values())
+    # A finite sum has finite summands; a sum that overflowed gets a look at
+    # each of them.
+    if math.isfinite(total.sum().item()) or torch.isfinite(total).all():
         return
     if not torch.isfinite(cls_score).all():
         raise ValueError('cls_score contains NaN or Inf logits')

@@ -19,7 +19,9 @@ written out (:class:`DecoupledCE`), so DM adds a top-k of the scores and one
 softmax-sized pass to a soft cross-entropy. DM(BCE) is BCE-with-logits
 against :func:`.targets.bce_target`.
 """
+import operator
 from contextlib import nullcontext
+from functools import reduce
 from typing import Dict, Optional
 
 import torch
@@ -61,25 +63,23 @@ class DecoupledCE(torch.autograd.Function):
         # Their LSE from the largest term, whose share is >= 1/C.
         negative_lse = negatives.amax(dim=-1, keepdim=True) - \
             negative_prob.amax(dim=-1, keepdim=True).log()
-        lse = torch.cat([negative_lse,
-                         mixed_logit.masked_fill(~present, -torch.inf)],
+        present_logit = torch.where(present, mixed_logit, -torch.inf)
+        lse = torch.cat([negative_lse, present_logit],
                         dim=-1).logsumexp(dim=-1, keepdim=True)
         total = target.sum(dim=-1, keepdim=True)
         mce = (lse * total).squeeze(-1) - torch.linalg.vecdot(target, logits)
         # -log sigma_k = softplus(gap); 1 - sigma_k = sigmoid(gap). Unweighted
-        # slots are left out (their gap may overflow for |logits| ~ 1e38).
-        gap = negative_lse - mixed_logit
-        unweighted = weight == 0
-        dr = (weight * F.softplus(gap)).masked_fill_(unweighted, 0.).sum(-1)
-        ctx.save_for_backward(
-            target, total, negative_prob, negative_lse, lse, index, present,
-            mixed_logit, (weight * gap.sigmoid()).masked_fill_(unweighted, 0.))
+        # slots get gap 0 (theirs may overflow for |logits| ~ 1e38).
+        gap = (negative_lse - mixed_logit).masked_fill_(weight == 0, 0.)
+        dr = torch.linalg.vecdot(weight, F.softplus(gap))
+        ctx.save_for_backward(target, total, negative_prob, negative_lse, lse,
+                              index, present_logit, weight * gap.sigmoid())
         return mce, dr
 
     @staticmethod
     def backward(ctx, grad_mce, grad_dr):
-        (target, total, negative_prob, negative_lse, lse, index, present,
-         mixed_logit, weighted_pull) = ctx.saved_tensors
+        (target, total, negative_prob, negative_lse, lse, index,
+         present_logit, weighted_pull) = ctx.saved_tensors
         grad_mce, grad_dr = grad_mce[:, None], grad_dr[:, None]
         mce_scale = grad_mce * total
         # Off P (q is 0 on P): p_c = q_c exp(LSE_neg - LSE) in the MCE term.
@@ -87,8 +87,9 @@ class DecoupledCE(torch.autograd.Function):
             grad_dr * weighted_pull.sum(dim=-1, keepdim=True)
         grad = (negative_prob * negative_coef).addcmul_(
             target, grad_mce, value=-1)
-        mixed_grad = (mce_scale * (mixed_logit - lse).exp() -
-                      grad_dr * weighted_pull).masked_fill_(~present, 0.)
+        # On P: p_k = exp(z_k - LSE); slots off P have p 0 and no pull.
+        mixed_grad = mce_scale * (present_logit - lse).exp() - \
+            grad_dr * weighted_pull
         return grad.scatter_add_(-1, index, mixed_grad), None, None, None, None
 
 
@@ -290,8 +291,8 @@ class DecoupledMixupLoss(nn.Module):
         """The whole loss: the sum of :meth:`loss_parts`, reduced once."""
         terms, weight, reduction = self._unreduced_terms(
             cls_score, label, weight, reduction_override, kwargs)
-        return self._reduce(sum(terms.values()), weight, reduction,
-                            avg_factor)
+        return self._reduce(reduce(operator.add, terms.values()), weight,
+                            reduction, avg_factor)
 
     def loss_parts(self,
                    cls_score: torch.Tensor,
@@ -362,8 +363,9 @@ class DecoupledMixupLoss(nn.Module):
         return dict(mce=mce, dr=self.eta * dr)
 
     def _reduce(self, value, weight, reduction, avg_factor) -> torch.Tensor:
-        return self.loss_weight * weight_reduce_loss(
+        reduced = weight_reduce_loss(
             value, weight, reduction=reduction, avg_factor=avg_factor)
+        return reduced if self.loss_weight == 1 else self.loss_weight * reduced
 
     def extra_repr(self) -> str:
         smoothing = (f'label_smooth_val={self.label_smooth_val} '

@@ -111,6 +111,23 @@ def test_ce_matches_naive_reference(case, decouple, lam_power, lam_thr):
         rtol=1e-9, atol=0)
 
 
+@pytest.mark.parametrize('decouple, lam_power, lam_thr', REGULARIZERS)
+def test_ce_matches_naive_reference_with_1001_classes(decouple, lam_power,
+                                                      lam_thr):
+    """Past 1000 classes the CPU top-k runs on folded scores (targets.py)."""
+    torch.manual_seed(0)
+    scores = two_way([0, 999, 500, 1000], [1000, 3, 500, 998],
+                     [0.7, 0.5, 0.3, 0.9], 1001)
+    logits = 3 * torch.randn(scores.shape, dtype=torch.float64)
+    loss = DecoupledMixupLoss(eta=0.3, decouple=decouple, lam_power=lam_power,
+                              lam_thr=lam_thr, reduction='none')
+    expected = naive_rows(logits, scores, 0.3, decouple=decouple,
+                          lam_power=lam_power, lam_thr=lam_thr)
+    torch.testing.assert_close(
+        loss(logits, scores), torch.tensor(expected, dtype=torch.float64),
+        rtol=1e-9, atol=0)
+
+
 @pytest.mark.parametrize('lam_weighted, lam_power', [(True, 1.), (False, 0.)])
 def test_lam_weighted_is_shorthand_for_lam_power(lam_weighted, lam_power):
     torch.manual_seed(1)
