@@ -218,9 +218,9 @@ def sink_side(tails: np.ndarray, inner: np.ndarray, from_source: np.ndarray,
     # Row v: the edges into v (reversed), then v -> source; the sink row:
     # the nodes with an edge to the sink; the source row is empty.
     caps = np.stack((*inner, from_source), axis=1)  # (V, K + 1)
-    ends = np.stack((*tails, np.full(num, source)), axis=1)
+    ends = np.stack((*tails, np.full(num, source, np.int32)), axis=1)
     used = caps > 0
-    to_sink_nodes = np.flatnonzero(to_sink)
+    to_sink_nodes = np.flatnonzero(to_sink).astype(np.int32)
     indices = np.concatenate((ends[used], to_sink_nodes))
     data = np.concatenate((caps[used], to_sink[to_sink_nodes]))
     row_size = (inner > 0).sum(0) + (from_source > 0)
@@ -265,7 +265,7 @@ def min_cut(node_grid: np.ndarray, neighbours: np.ndarray,
     inner, from_source, to_sink = integer_capacities(
         node_grid, incoming, source_cap, sink_cap, unit)
     return np.concatenate([
-        sink_side(neighbours[:, start:stop] - start, inner[:, start:stop],
+        sink_side(neighbours[:, start:stop] - int(start), inner[:, start:stop],
                   from_source[start:stop], to_sink[start:stop])
         for start, stop in graph_bounds(node_grid)
     ])
@@ -287,19 +287,19 @@ def swap_move(labels: np.ndarray, movable: np.ndarray, unary: np.ndarray,
     blocks = np.flatnonzero(active)
     if len(blocks) == 0:
         return
-    around, weight = (np.take(table, blocks, axis=1)
+    around, weight = (table.take(blocks, axis=1)
                       for table in (neighbours, weights))
     moving = active.take(around)
     # Data costs of the two labels, plus the edges to blocks that stay
     # (summed down, right, up, left; no edge off the grid: weight 0).
-    to_fixed = weight * ~moving
+    to_fixed = np.where(moving, 0., weight)
     near = labels.take(around)
     costs = []
     for label in (alpha, beta):
         term = to_fixed * distance[label].take(near)
         costs.append(unary[label].take(blocks) + (term[3] + term[2]) +
                      (term[0] + term[1]))
-    node = np.cumsum(active) - 1
+    node = np.cumsum(active, dtype=np.int32) - 1
     # A block on the sink side takes beta and cuts its source edge; only
     # the difference of the two costs matters.
     gain = costs[1] - costs[0]
@@ -383,7 +383,8 @@ def layered_slots(chain: np.ndarray, around: np.ndarray,
     caps += [np.where(level > 0, chain[:, :-1], 0.)[None],
              np.broadcast_to(np.where(level < levels - 1, np.inf, 0.),
                              (1, blocks, levels))]
-    return (np.concatenate(tails).reshape(2 * levels + 2, -1),
+    return (np.concatenate(tails).reshape(2 * levels + 2, -1).astype(
+        np.int32),
             np.concatenate(caps).reshape(2 * levels + 2, -1))
 
 
