@@ -12,7 +12,8 @@ from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from dm_plugin.models.mixers.dynamic import labeling
 from dm_plugin.models.mixers.dynamic.labeling import (exact_labels,
-                                                      graph_bounds, min_cut,
+                                                      graph_bounds,
+                                                      grid_energy, min_cut,
                                                       rounded, swap_labels)
 
 
@@ -157,3 +158,57 @@ def test_rounded_is_rint_to_even():
     values = np.concatenate(
         (np.arange(0, 20, 0.25), [2.**29 + 0.5, 2.**30 - 0.5, 1e-300, 0.]))
     assert np.array_equal(rounded(values), np.rint(values).astype(np.int32))
+
+
+def reference_swap(unary, w_down, w_right, values):
+    """Alpha-beta swap on one (small) grid by brute force, without leaving
+    out any move: each move takes, among the best labelings of its blocks,
+    the one with label ``a`` on the most blocks (the union of the best
+    ones' ``a`` blocks, as the min cut with the largest source side)."""
+    labels = torch.zeros(unary.shape[:2], dtype=torch.long)
+    num_labels = unary.shape[-1]
+
+    def energy(candidates):
+        count = len(candidates)
+        return grid_energy(candidates, unary.expand(count, -1, -1, -1),
+                           w_down.expand(count, -1, -1),
+                           w_right.expand(count, -1, -1), values)
+
+    pairs = [(a, b) for a in range(num_labels)
+             for b in range(num_labels - 1, a, -1)]
+    reached = energy(labels[None])[0]
+    while True:
+        for a, b in pairs:
+            free = ((labels == a) | (labels == b)).flatten()
+            if not free.any():
+                continue
+            to_b = torch.tensor(list(
+                itertools.product((False, True), repeat=int(free.sum()))))
+            moved = labels.flatten().repeat(len(to_b), 1)
+            moved[:, free] = torch.where(to_b, b, a)
+            costs = energy(moved.view(-1, *labels.shape))
+            best = to_b[costs == costs.min()]
+            labels = labels.flatten()
+            labels[free] = torch.where(best.all(0), b, a)
+            labels = labels.view(unary.shape[:2])
+        new = energy(labels[None])[0]
+        if not new < reached:
+            return labels
+        reached = new
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_swap_labels_equal_a_brute_force_swap(seed):
+    """The whole batched solve, moves left out included, against plain
+    per-grid cycles of brute-force moves on tied integer energies."""
+    generator = torch.Generator().manual_seed(seed)
+    num, grid = 8, 3
+    unary = torch.randint(0, 6, (num, grid, grid, 3), generator=generator)
+    w_down = torch.randint(0, 4, (num, grid - 1, grid), generator=generator)
+    w_right = torch.randint(0, 4, (num, grid, grid - 1), generator=generator)
+    energy = tuple(t.double() for t in (unary, w_down, w_right)) + (
+        torch.linspace(1, 0, 3, dtype=torch.float64), )
+    labels = swap_labels(*energy)
+    for n in range(num):
+        expected = reference_swap(*(t[n] for t in energy[:3]), energy[3])
+        assert torch.equal(labels[n], expected)

@@ -159,8 +159,8 @@ def capacity_unit(values: torch.Tensor) -> float:
 
 
 def rounded(values: np.ndarray) -> np.ndarray:
-    """``np.rint`` of values in [0, 2^52) (ties to even), as int32 where
-    they fit: adding 2^52 rounds them to integers."""
+    """``np.rint`` of values in [0, 2^31) (ties to even) as int32, faster:
+    adding 2^52 rounds them to integers."""
     return ((values + 2.**52) - 2.**52).astype(np.int32)
 
 
@@ -173,7 +173,8 @@ def integer_capacities(node_grid: np.ndarray, incoming: np.ndarray,
     1."""
     grids = node_grid.max(initial=-1) + 1
     infinite = np.isinf(incoming)
-    finite = np.where(infinite, 0., incoming) if infinite.any() else incoming
+    has_infinite = infinite.any()
+    finite = np.where(infinite, 0., incoming) if has_infinite else incoming
     total = np.bincount(node_grid, source_cap + sink_cap + finite.sum(0),
                         minlength=grids)
     # unit * total = m 2^e with m < 1: scaled by unit 2^(bits - e).
@@ -181,7 +182,7 @@ def integer_capacities(node_grid: np.ndarray, incoming: np.ndarray,
     node_scale = scale[node_grid]
     inner, from_source, to_sink = (rounded(caps * node_scale)
                                    for caps in (finite, source_cap, sink_cap))
-    if finite is not incoming:
+    if has_infinite:
         beyond = 1 + np.bincount(node_grid, from_source + to_sink +
                                  inner.sum(0), minlength=grids)
         inner = np.where(infinite, beyond[node_grid].astype(np.int32), inner)
@@ -274,19 +275,21 @@ def min_cut(node_grid: np.ndarray, neighbours: np.ndarray,
 def swap_move(labels: np.ndarray, movable: np.ndarray, unary: np.ndarray,
               neighbours: np.ndarray, weights: np.ndarray,
               distance: np.ndarray, block_grid: np.ndarray, unit: float,
-              alpha: int, beta: int) -> None:
-    """One alpha-beta swap move on every grid, in place, on flat arrays:
-    (B + 1,) labels and blocks allowed to move (the last one a sentinel,
-    never movable), (L, B) unary costs, the (4, B) neighbours and edge
-    weights of :func:`grid_neighbours`, the (L, L) label distances
-    ``(v_a - v_b)^2``, (B,) grid of each block. The ``movable`` blocks
-    labelled ``alpha`` or ``beta`` take the best labeling among those two
-    labels given the other blocks (one min cut; ties go to ``alpha``, as in
-    gco)."""
-    active = movable & ((labels == alpha) | (labels == beta))
+              alpha: int, beta: int) -> np.ndarray:
+    """One alpha-beta swap move on the ``movable`` grids, in place, on flat
+    arrays: (B + 1,) labels (the last one a sentinel), (N,) grids allowed
+    to move, (L, B) unary costs, the (4, B) neighbours and edge weights of
+    :func:`grid_neighbours`, the (L, L) label distances
+    ``(v_a - v_b)^2``, (B,) grid of each block. Their blocks labelled
+    ``alpha`` or ``beta`` take the best labeling among those two labels
+    given the other blocks (one min cut; ties go to ``alpha``, as in gco).
+    Returns the (N,) grids whose labels changed."""
+    active = np.append(movable[block_grid], False)
+    active &= (labels == alpha) | (labels == beta)
     blocks = np.flatnonzero(active)
+    changed = np.zeros(len(movable), dtype=bool)
     if len(blocks) == 0:
-        return
+        return changed
     around, weight = (table.take(blocks, axis=1)
                       for table in (neighbours, weights))
     moving = active.take(around)
@@ -306,7 +309,10 @@ def swap_move(labels: np.ndarray, movable: np.ndarray, unary: np.ndarray,
     to_beta = min_cut(block_grid.take(blocks), node.take(around),
                       weight * moving * distance[alpha, beta],
                       np.maximum(gain, 0), np.maximum(-gain, 0), unit)
-    labels[blocks] = np.where(to_beta, beta, alpha)
+    moved = np.where(to_beta, beta, alpha)
+    changed[block_grid[blocks[moved != labels[blocks]]]] = True
+    labels[blocks] = moved
+    return changed
 
 
 def swap_labels(unary: torch.Tensor, w_down: torch.Tensor,
@@ -319,7 +325,9 @@ def swap_labels(unary: torch.Tensor, w_down: torch.Tensor,
     1, ... and ``b`` from ``L - 1`` down to ``a + 1``, each move applied as
     its min cut gives it (ties to ``a``); cycles repeat until one does not
     lower the energy. Grids stop one by one: a grid that has converged is
-    left out of the next cycles, so the result equals per-grid runs.
+    left out of the next cycles, so the result equals per-grid runs. A move
+    whose grid has not changed since its last move of the same pair is
+    left out too: it would solve the same graph and keep the labels.
 
     Args:
         unary, w_down, w_right, values: the energy (module docstring), CPU
@@ -343,11 +351,16 @@ def swap_labels(unary: torch.Tensor, w_down: torch.Tensor,
     labels = torch.from_numpy(flat[:-1]).view(num, gh, gw)  # shares memory
     energy = grid_energy(labels, unary, w_down, w_right, values)
     live = torch.ones(num, dtype=torch.bool)
+    # Grids whose labels changed since their last move of each pair.
+    stale = np.ones((num, len(pairs)), dtype=bool)
     while live.any():
-        movable = np.append(live.repeat_interleave(gh * gw).numpy(), False)
-        for alpha, beta in pairs:
-            swap_move(flat, movable, flat_unary, neighbours, weights,
-                      distance, block_grid, unit, alpha, beta)
+        for pair, (alpha, beta) in enumerate(pairs):
+            movable = live.numpy() & stale[:, pair]
+            changed = swap_move(flat, movable, flat_unary, neighbours,
+                                weights, distance, block_grid, unit, alpha,
+                                beta)
+            stale[changed] = True
+            stale[movable, pair] = False
         new_energy = grid_energy(labels, unary, w_down, w_right, values)
         live &= new_energy < energy
         energy = new_energy
