@@ -27,10 +27,10 @@ arrays need no sorting. The max-flow gets it in pieces of whole grids of
 about :data:`GRAPH_NODES` nodes: Dinic runs its phases over a whole graph
 until the slowest of its components is done (one graph for a batch of 100
 grids of 16 x 16 blocks takes about 1.4 times as long), and much smaller
-pieces cost more in calls. The cut read off a maximum flow is the min cut with the
-largest source side (the sink side is what reaches the sink in the residual
-graph), a property of each component alone; capacities are scaled per grid
-(:func:`min_cut`). So a batched solve equals per-sample solves.
+pieces cost more in calls. The cut read off a maximum flow is the min cut
+with the largest source side (the sink side is what reaches the sink in the
+residual graph), a property of each component alone; capacities are scaled
+per grid (:func:`min_cut`). So a batched solve equals per-sample solves.
 
 SciPy's max-flow takes int32 capacities. Each grid's capacities are
 multiplied by ``2^k / step^2`` (``step``: the smallest gap between label
