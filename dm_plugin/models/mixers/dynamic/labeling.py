@@ -20,13 +20,17 @@ below) and ``w_right`` (N, gh, gw-1) (block left to block right).
 
 The graph cuts run on the CPU, as the published method solves, with SciPy's
 max-flow (Dinic's algorithm, ``scipy.sparse.csgraph.maximum_flow``). They
-are batched: each graph holds the grids of the whole batch as disjoint
-components, so a move costs one graph build and one max-flow call for the
-batch, with no loop over samples or blocks in Python. The cut read off a
-maximum flow is the min cut with the largest source side (the sink side is
-what reaches the sink in the residual graph), a property of each component
-alone; capacities are scaled per grid (:func:`min_cut`). So a batched solve
-equals per-sample solves.
+are batched: a move builds one graph holding the grids of the whole batch as
+disjoint components, with no loop over samples or blocks in Python, laid
+out node by node (the edges into each node in fixed slots) so that its CSR
+arrays need no sorting. The max-flow gets it in pieces of whole grids of
+about :data:`GRAPH_NODES` nodes: Dinic runs its phases over a whole graph
+until the slowest of its components is done (one graph for a batch of 100
+grids of 16 x 16 blocks takes about 1.4 times as long), and much smaller
+pieces cost more in calls. The cut read off a maximum flow is the min cut
+with the largest source side (the sink side is what reaches the sink in the
+residual graph), a property of each component alone; capacities are scaled
+per grid (:func:`min_cut`). So a batched solve equals per-sample solves.
 
 SciPy's max-flow takes int32 capacities. Each grid's capacities are
 multiplied by ``2^k / step^2`` (``step``: the smallest gap between label
@@ -116,13 +120,27 @@ def check_energy(unary: torch.Tensor, w_down: torch.Tensor,
             'guarantees it)')
 
 
-def grid_edges(shape):
-    """(E,) first and second block (flat index) of every down and right edge
-    of a batch of grids of ``shape`` (N, gh, gw): down edges first."""
-    flat = np.arange(np.prod(shape)).reshape(shape)
-    first = np.concatenate((flat[:, :-1].ravel(), flat[:, :, :-1].ravel()))
-    second = np.concatenate((flat[:, 1:].ravel(), flat[:, :, 1:].ravel()))
-    return first, second
+def grid_neighbours(w_down: torch.Tensor, w_right: torch.Tensor):
+    """The 4-neighbours of the blocks of a batch of grids (flat block index
+    ``(n gh + r) gw + c``) in the slot order up, left, right, down
+    (ascending index): (4, B) neighbour (``B`` off the grid) and (4, B)
+    weight of the edge to it (0 off the grid), numpy arrays, B = N gh
+    gw."""
+    num, gw = w_down.shape[0], w_down.shape[2]
+    gh = w_right.shape[1]
+    flat = np.arange(num * gh * gw).reshape(num, gh, gw)
+    index = np.full((4, num, gh, gw), flat.size)
+    weight = np.zeros((4, num, gh, gw))
+    down, right = w_down.numpy(), w_right.numpy()
+    for slot, here, there, edge in (
+        (0, np.s_[:, 1:], np.s_[:, :-1], down),
+        (1, np.s_[:, :, 1:], np.s_[:, :, :-1], right),
+        (2, np.s_[:, :, :-1], np.s_[:, :, 1:], right),
+        (3, np.s_[:, :-1], np.s_[:, 1:], down),
+    ):
+        index[slot][here] = flat[there]
+        weight[slot][here] = edge
+    return index.reshape(4, -1), weight.reshape(4, -1)
 
 
 # Scaled capacities of one grid total less than 2^BUDGET_BITS: every int32
@@ -140,62 +158,78 @@ def capacity_unit(values: torch.Tensor) -> float:
     return float(1 / step**2)
 
 
-def min_cut(node_grid: np.ndarray, tails: np.ndarray, heads: np.ndarray,
-            capacity: np.ndarray, source_cap: np.ndarray,
-            sink_cap: np.ndarray, unit: float) -> np.ndarray:
-    """(V,) bool, True for the nodes on the sink side of the minimum s-t cut
-    with the largest source side: the nodes that reach the sink in the
-    residual graph of a maximum flow (SciPy's Dinic max-flow).
+def rounded(values: np.ndarray) -> np.ndarray:
+    """``np.rint`` of values in [0, 2^31) (ties to even) as int32, faster:
+    adding 2^52 rounds them to integers."""
+    return ((values + 2.**52) - 2.**52).astype(np.int32)
 
-    The graph is a union of grids: node ``v`` belongs to grid
-    ``node_grid[v]`` and edges join nodes of one grid. Each grid's
-    capacities are scaled to int32 on their own (module docstring), so a
-    grid's cut does not depend on the others.
 
-    Args:
-        node_grid (ndarray): (V,) grid index of each node.
-        tails, heads, capacity (ndarray): (E,) directed edges between nodes
-            and their capacities (>= 0; ``inf``: an edge no finite cut cuts,
-            given the grid's total + 1).
-        source_cap, sink_cap (ndarray): (V,) capacities of the edges
-            source -> node and node -> sink (>= 0).
-        unit (float): Capacities are scaled by ``unit * 2^k`` per grid.
-    """
-    num = len(node_grid)
-    source, sink = num, num + 1
-    finite = np.isfinite(capacity)
-    edge_grid = node_grid[tails]
-    total = np.bincount(node_grid, source_cap + sink_cap,
-                        minlength=node_grid.max(initial=0) + 1)
-    total += np.bincount(edge_grid[finite], capacity[finite],
-                         minlength=len(total))
+def integer_capacities(node_grid: np.ndarray, incoming: np.ndarray,
+                       source_cap: np.ndarray, sink_cap: np.ndarray,
+                       unit: float):
+    """The capacities of :func:`min_cut` scaled per grid to integers
+    (module docstring): (K, V) ``incoming``, (V,) ``source_cap`` and
+    ``sink_cap``, int32; an infinite capacity becomes its grid's total +
+    1."""
+    grids = node_grid.max(initial=-1) + 1
+    infinite = np.isinf(incoming)
+    has_infinite = infinite.any()
+    finite = np.where(infinite, 0., incoming) if has_infinite else incoming
+    total = np.bincount(node_grid, source_cap + sink_cap + finite.sum(0),
+                        minlength=grids)
     # unit * total = m 2^e with m < 1: scaled by unit 2^(bits - e).
     scale = unit * np.ldexp(1., BUDGET_BITS - np.frexp(unit * total)[1])
+    node_scale = scale[node_grid]
+    inner, from_source, to_sink = (rounded(caps * node_scale)
+                                   for caps in (finite, source_cap, sink_cap))
+    if has_infinite:
+        beyond = 1 + np.bincount(node_grid, from_source + to_sink +
+                                 inner.sum(0), minlength=grids)
+        inner = np.where(infinite, beyond[node_grid].astype(np.int32), inner)
+    return inner, from_source, to_sink
 
-    def scaled(caps, grid):
-        return np.rint(caps * scale[grid]).astype(np.int64)
 
-    inner = np.zeros(len(capacity), dtype=np.int64)
-    inner[finite] = scaled(capacity[finite], edge_grid[finite])
-    from_source, to_sink = (scaled(c, node_grid)
-                            for c in (source_cap, sink_cap))
-    infinite = 1 + np.bincount(node_grid, from_source + to_sink,
-                               minlength=len(total))
-    infinite += np.bincount(edge_grid, inner, minlength=len(total))
-    inner[~finite] = infinite[edge_grid[~finite]]
+# Dinic's max-flow runs its phases over a whole graph until the slowest of
+# its grids is done: the batch goes to it in graphs of about this many
+# nodes (whole grids).
+GRAPH_NODES = 4096
+
+
+def graph_bounds(node_grid: np.ndarray):
+    """``(start, stop)`` node ranges of whole grids, about
+    :data:`GRAPH_NODES` nodes each, for (V,) ``node_grid`` grouped by
+    grid."""
+    num = len(node_grid)
+    parts = max(1, -(-num // GRAPH_NODES))
+    starts = np.append(np.flatnonzero(np.diff(node_grid, prepend=-1)), num)
+    cuts = starts[np.searchsorted(starts, np.arange(1, parts) * num / parts)]
+    bounds = np.unique(np.concatenate(((0, ), cuts, (num, ))))
+    return zip(bounds[:-1], bounds[1:])
+
+
+def sink_side(tails: np.ndarray, inner: np.ndarray, from_source: np.ndarray,
+              to_sink: np.ndarray) -> np.ndarray:
+    """(V,) bool: the nodes that reach the sink in the residual graph of a
+    maximum flow, for (K, V) edges into the nodes (tails, int32
+    capacities; 0: none) and (V,) int32 source and sink capacities."""
+    num = len(from_source)
+    source, sink = num, num + 1
     # The graph with every edge reversed, its flow from the sink: what the
     # sink reaches in its residual graph is what reaches the sink here.
-    nodes = np.arange(num)
-    ends = np.concatenate((heads, nodes, np.full(num, sink)))
-    starts = np.concatenate((tails, np.full(num, source), nodes))
-    data = np.concatenate((inner, from_source, to_sink))
-    used = data > 0
-    reverse = csr_matrix(
-        (data[used].astype(np.int32), (ends[used], starts[used])),
-        shape=(num + 2, num + 2))
+    # Row v: the edges into v (reversed), then v -> source; the sink row:
+    # the nodes with an edge to the sink; the source row is empty.
+    caps = np.stack((*inner, from_source), axis=1)  # (V, K + 1)
+    ends = np.stack((*tails, np.full(num, source, np.int32)), axis=1)
+    used = caps > 0
+    to_sink_nodes = np.flatnonzero(to_sink).astype(np.int32)
+    indices = np.concatenate((ends[used], to_sink_nodes))
+    data = np.concatenate((caps[used], to_sink[to_sink_nodes]))
+    row_size = (inner > 0).sum(0) + (from_source > 0)
+    indptr = np.concatenate(
+        ((0, ), np.cumsum(row_size), (len(data) - len(to_sink_nodes),
+                                      len(data))))
+    reverse = csr_matrix((data, indices, indptr), shape=(num + 2, num + 2))
     residual = reverse - maximum_flow(reverse, sink, source).flow
-    residual.data = (residual.data > 0).astype(np.int8)
-    residual.eliminate_zeros()
     reached = breadth_first_order(
         residual, sink, directed=True, return_predecessors=False)
     on_sink_side = np.zeros(num + 2, dtype=bool)
@@ -203,46 +237,82 @@ def min_cut(node_grid: np.ndarray, tails: np.ndarray, heads: np.ndarray,
     return on_sink_side[:num]
 
 
+def min_cut(node_grid: np.ndarray, neighbours: np.ndarray,
+            incoming: np.ndarray, source_cap: np.ndarray,
+            sink_cap: np.ndarray, unit: float) -> np.ndarray:
+    """(V,) bool, True for the nodes on the sink side of the minimum s-t cut
+    with the largest source side: the nodes that reach the sink in the
+    residual graph of a maximum flow (SciPy's Dinic max-flow).
+
+    The graph is a union of grids: node ``v`` belongs to grid
+    ``node_grid[v]`` (nodes grouped by grid) and edges join nodes of one
+    grid. Each grid's capacities are scaled to int32 on their own (module
+    docstring), so a grid's cut does not depend on the others, and the
+    grids are cut in graphs of about :data:`GRAPH_NODES` nodes. The edges
+    into each node come in ``K`` slots, so a graph reaches the max-flow as
+    CSR arrays laid out node by node, without sorting.
+
+    Args:
+        node_grid (ndarray): (V,) grid index of each node.
+        neighbours (ndarray): (K, V) the tail of the edge in each slot,
+            ascending along the slots of a node where the edge exists.
+        incoming (ndarray): (K, V) capacity of the edge
+            ``neighbours[k, v] -> v`` (>= 0, each edge in one slot; ``inf``:
+            an edge no finite cut cuts; 0: no edge, the tail is ignored).
+        source_cap, sink_cap (ndarray): (V,) capacities of the edges
+            source -> node and node -> sink (>= 0).
+        unit (float): Capacities are scaled by ``unit * 2^k`` per grid.
+    """
+    inner, from_source, to_sink = integer_capacities(
+        node_grid, incoming, source_cap, sink_cap, unit)
+    return np.concatenate([
+        sink_side(neighbours[:, start:stop] - int(start), inner[:, start:stop],
+                  from_source[start:stop], to_sink[start:stop])
+        for start, stop in graph_bounds(node_grid)
+    ])
+
+
 def swap_move(labels: np.ndarray, movable: np.ndarray, unary: np.ndarray,
-              edges, weights: np.ndarray, values: np.ndarray,
-              block_grid: np.ndarray, unit: float, alpha: int,
-              beta: int) -> None:
-    """One alpha-beta swap move on every grid, in place, on flat arrays:
-    (B,) labels, (B,) blocks allowed to move, (B, L) unary costs, the
-    (E,) edge ends and weights, (B,) grid of each block. The ``movable``
-    blocks labelled ``alpha`` or ``beta`` take the best labeling among those
-    two labels given the other blocks (one min cut; ties go to ``alpha``,
-    as in gco)."""
-    active = movable & ((labels == alpha) | (labels == beta))
-    count = int(active.sum())
-    if count == 0:
-        return
-    node = np.full(labels.shape, -1)
-    node[active] = np.arange(count)
-    first, second = edges
-    # Data costs of the two labels, plus the edges to blocks that stay.
+              neighbours: np.ndarray, weights: np.ndarray,
+              distance: np.ndarray, block_grid: np.ndarray, unit: float,
+              alpha: int, beta: int) -> np.ndarray:
+    """One alpha-beta swap move on the ``movable`` grids, in place, on flat
+    arrays: (B + 1,) labels (the last one a sentinel), (N,) grids allowed
+    to move, (L, B) unary costs, the (4, B) neighbours and edge weights of
+    :func:`grid_neighbours`, the (L, L) label distances
+    ``(v_a - v_b)^2``, (B,) grid of each block. Their blocks labelled
+    ``alpha`` or ``beta`` take the best labeling among those two labels
+    given the other blocks (one min cut; ties go to ``alpha``, as in gco).
+    Returns the (N,) grids whose labels changed."""
+    active = np.append(movable[block_grid], False)
+    active &= (labels == alpha) | (labels == beta)
+    blocks = np.flatnonzero(active)
+    changed = np.zeros(len(movable), dtype=bool)
+    if len(blocks) == 0:
+        return changed
+    around, weight = (table.take(blocks, axis=1)
+                      for table in (neighbours, weights))
+    moving = active.take(around)
+    # Data costs of the two labels, plus the edges to blocks that stay
+    # (summed down, right, up, left; no edge off the grid: weight 0).
+    to_fixed = np.where(moving, 0., weight)
+    near = labels.take(around)
     costs = []
     for label in (alpha, beta):
-        cost = unary[active, label]
-        for here, there in ((first, second), (second, first)):
-            fixed = active[here] & ~active[there]
-            cost = cost + np.bincount(
-                node[here[fixed]],
-                weights[fixed] * (values[label] -
-                                  values[labels[there[fixed]]])**2,
-                minlength=count)
-        costs.append(cost)
-    inner = active[first] & active[second]
-    capacity = weights[inner] * (values[alpha] - values[beta])**2
-    tails, heads = node[first[inner]], node[second[inner]]
+        term = to_fixed * distance[label].take(near)
+        costs.append(unary[label].take(blocks) + (term[3] + term[2]) +
+                     (term[0] + term[1]))
+    node = np.cumsum(active, dtype=np.int32) - 1
     # A block on the sink side takes beta and cuts its source edge; only
     # the difference of the two costs matters.
     gain = costs[1] - costs[0]
-    to_beta = min_cut(block_grid[active], np.concatenate((tails, heads)),
-                      np.concatenate((heads, tails)),
-                      np.concatenate((capacity, capacity)),
+    to_beta = min_cut(block_grid.take(blocks), node.take(around),
+                      weight * moving * distance[alpha, beta],
                       np.maximum(gain, 0), np.maximum(-gain, 0), unit)
-    labels[active] = np.where(to_beta, beta, alpha)
+    moved = np.where(to_beta, beta, alpha)
+    changed[block_grid[blocks[moved != labels[blocks]]]] = True
+    labels[blocks] = moved
+    return changed
 
 
 def swap_labels(unary: torch.Tensor, w_down: torch.Tensor,
@@ -255,7 +325,9 @@ def swap_labels(unary: torch.Tensor, w_down: torch.Tensor,
     1, ... and ``b`` from ``L - 1`` down to ``a + 1``, each move applied as
     its min cut gives it (ties to ``a``); cycles repeat until one does not
     lower the energy. Grids stop one by one: a grid that has converged is
-    left out of the next cycles, so the result equals per-grid runs.
+    left out of the next cycles, so the result equals per-grid runs. A move
+    whose grid has not changed since its last move of the same pair is
+    left out too: it would solve the same graph and keep the labels.
 
     Args:
         unary, w_down, w_right, values: the energy (module docstring), CPU
@@ -269,25 +341,64 @@ def swap_labels(unary: torch.Tensor, w_down: torch.Tensor,
     num, gh, gw, num_labels = unary.shape
     pairs = [(a, b) for a in range(num_labels)
              for b in range(num_labels - 1, a, -1)]
-    flat_unary = unary.reshape(-1, num_labels).numpy()
-    weights = torch.cat((w_down.flatten(), w_right.flatten())).numpy()
-    edges = grid_edges((num, gh, gw))
+    flat_unary = unary.reshape(-1, num_labels).numpy().T.copy()
+    neighbours, weights = grid_neighbours(w_down, w_right)
     label_values = values.numpy()
+    distance = (label_values[:, None] - label_values[None])**2
     block_grid = np.arange(num).repeat(gh * gw)
     unit = capacity_unit(values)
-    labels = torch.zeros(num, gh, gw, dtype=torch.long)
-    flat = labels.view(-1).numpy()  # shares memory with labels
+    flat = np.zeros(num * gh * gw + 1, dtype=np.int64)  # and a sentinel
+    labels = torch.from_numpy(flat[:-1]).view(num, gh, gw)  # shares memory
     energy = grid_energy(labels, unary, w_down, w_right, values)
     live = torch.ones(num, dtype=torch.bool)
+    # Grids whose labels changed since their last move of each pair.
+    stale = np.ones((num, len(pairs)), dtype=bool)
     while live.any():
-        movable = live[:, None].expand(num, gh * gw).flatten().numpy()
-        for alpha, beta in pairs:
-            swap_move(flat, movable, flat_unary, edges, weights,
-                      label_values, block_grid, unit, alpha, beta)
+        for pair, (alpha, beta) in enumerate(pairs):
+            movable = live.numpy() & stale[:, pair]
+            changed = swap_move(flat, movable, flat_unary, neighbours,
+                                weights, distance, block_grid, unit, alpha,
+                                beta)
+            stale[changed] = True
+            stale[movable, pair] = False
         new_energy = grid_energy(labels, unary, w_down, w_right, values)
         live &= new_energy < energy
         energy = new_energy
     return labels
+
+
+def layered_slots(chain: np.ndarray, around: np.ndarray,
+                  weights: np.ndarray, cross: np.ndarray):
+    """The edges into each node of Ishikawa's layered graph of
+    :func:`exact_labels`, in the slots of :func:`min_cut`: (2 m + 2, B m)
+    tails and capacities.
+
+    Node ``x_ia`` (block ``i``, level ``a`` = 1..m, flat index
+    ``i m + a - 1``) takes an edge from each level ``b`` of its up and left
+    blocks (``w c_ba``), from the node below it in its chain (``U'_i(a)``)
+    and from the one above (infinite): ascending tails.
+
+    Args:
+        chain (ndarray): (B, m + 1) the chain costs ``U'``.
+        around, weights (ndarray): (4, B) of :func:`grid_neighbours`.
+        cross (ndarray): (m, m) ``c_ab``.
+    """
+    blocks, levels = len(chain), len(cross)
+    level = np.arange(levels)
+    node = np.arange(blocks * levels).reshape(blocks, levels)
+    shape = (levels, blocks, levels)  # (level there, block, level here)
+    tails = [np.broadcast_to(around[side, None, :, None] * levels +
+                             level[:, None, None], shape)
+             for side in (0, 1)]  # up, left
+    caps = [weights[side, None, :, None] * cross[:, None, :]
+            for side in (0, 1)]
+    tails += [node[None] - 1, node[None] + 1]
+    caps += [np.where(level > 0, chain[:, :-1], 0.)[None],
+             np.broadcast_to(np.where(level < levels - 1, np.inf, 0.),
+                             (1, blocks, levels))]
+    return (np.concatenate(tails).reshape(2 * levels + 2, -1).astype(
+        np.int32),
+            np.concatenate(caps).reshape(2 * levels + 2, -1))
 
 
 def exact_labels(unary: torch.Tensor, w_down: torch.Tensor,
@@ -323,31 +434,16 @@ def exact_labels(unary: torch.Tensor, w_down: torch.Tensor,
     moved[:, :, 1:] += w_right[..., None] * second_part
     chain = unary + moved
     chain = chain - chain.amin(dim=-1, keepdim=True)  # one cut per chain
-    blocks = num * gh * gw
-    node = torch.arange(blocks * levels).view(num, gh, gw, levels)
-    # Source -> x_i1 and x_i,L-1 -> sink; along each chain x_ia -> x_i,a+1
-    # and back (infinite); x_ia -> x_jb across each grid edge.
-    tails, heads, capacity = [node[..., :-1]], [node[..., 1:]], [
-        chain[..., 1:-1]
-    ]
-    tails.append(node[..., 1:])
-    heads.append(node[..., :-1])
-    capacity.append(torch.full_like(chain[..., 1:-1], float('inf')))
-    for src, dst, weight in ((node[:, :-1], node[:, 1:], w_down),
-                             (node[:, :, :-1], node[:, :, 1:], w_right)):
-        across = weight[..., None, None] * cross
-        tails.append(src[..., :, None].expand(across.shape))
-        heads.append(dst[..., None, :].expand(across.shape))
-        capacity.append(across)
-    source_cap = torch.zeros(num, gh, gw, levels, dtype=chain.dtype)
-    sink_cap = torch.zeros_like(source_cap)
-    source_cap[..., 0] = chain[..., 0]
-    sink_cap[..., -1] = chain[..., -1]
-    flat = [torch.cat([t.flatten() for t in parts]).numpy()
-            for parts in (tails, heads, capacity)]
+    chain = chain.reshape(-1, num_labels).numpy()
+    neighbours, incoming = layered_slots(chain, *grid_neighbours(w_down,
+                                                                 w_right),
+                                         cross.numpy())
+    source_cap = np.zeros((len(chain), levels))
+    sink_cap = np.zeros_like(source_cap)
+    source_cap[:, 0] = chain[:, 0]
+    sink_cap[:, -1] = chain[:, -1]
     on_sink_side = min_cut(
-        np.arange(num).repeat(gh * gw * levels), *flat,
-        source_cap.flatten().numpy(), sink_cap.flatten().numpy(),
-        capacity_unit(values))
+        np.arange(num).repeat(gh * gw * levels), neighbours, incoming,
+        source_cap.ravel(), sink_cap.ravel(), capacity_unit(values))
     on_source = ~torch.from_numpy(on_sink_side)
     return on_source.view(num, gh, gw, levels).sum(dim=-1)
