@@ -35,7 +35,12 @@ def _rank_main(target, rank, world_size, init_method, timeout, args,
                                 world_size=world_size,
                                 timeout=timedelta(seconds=timeout))
         try:
-            results.put((rank, True, target(rank, world_size, *args)))
+            value = target(rank, world_size, *args)
+            # No rank tears the group down while another one still waits
+            # for the last message of a collective (gloo sends do not wait
+            # for the receiver).
+            dist.barrier()
+            results.put((rank, True, value))
         finally:
             dist.destroy_process_group()
     except BaseException:
