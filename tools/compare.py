@@ -18,6 +18,10 @@ GRID.yaml (relative paths are relative to the current directory)::
       - name: costly_baseline
         config: configs/quickstart/digits_mixup_dm.py
         seeds: [0]          # optional: this method's seeds instead
+    comparisons:            # optional: paired differences, same seeds
+      - name: DM loss
+        baseline: mixup_mce  # or a list, paired element-wise with method's
+        method: mixup_dm
 
 Runs go seed by seed (every method's first seed, then the next), so an
 interrupted grid leaves whole seeds behind. Each run trains in
@@ -32,8 +36,10 @@ top-5 (``accuracy/top5``) and ECE (``*/ece``, see the ``ECE`` metric), final
 (last validation) and best. Writes ``work_root/results.md`` (mean ± sample
 std over seeds), ``results.png`` (every seed as a dot, mean ± std; a
 metric equal in every run is named under it, not drawn) and
-``results.json`` (every run); ``--report`` writes them from the finished
-runs without training anything.
+``results.json`` (every run). Each comparison adds a row to ``results.md``:
+the method - baseline differences of top-1 and ECE for every seed both
+finished, their mean ± std and a paired t-test's p. ``--report`` writes
+them from the finished runs without training anything.
 """
 import argparse
 import json
@@ -61,8 +67,9 @@ MARKER = 'compare_result.json'
 ATTEMPTS = 'compare_attempts.json'
 TRAIN_LOG = 'compare_train.log'
 GRID_KEYS = ('work_root', 'seeds', 'methods', 'launcher', 'nproc',
-             'train_args')
+             'train_args', 'comparisons')
 METHOD_KEYS = ('name', 'config', 'cfg_options', 'seeds')
+COMPARISON_KEYS = ('name', 'baseline', 'method')
 RESERVED_TRAIN_ARGS = ('--work-dir', '--resume', '--launcher',
                        '--cfg-options')
 # (result key, table header, chart title); values in percent.
@@ -70,6 +77,8 @@ COLUMNS = (('top1_final', 'Top-1 final (%)', 'Top-1 (final)'),
            ('top1_best', 'Top-1 best (%)', None),
            ('top5_final', 'Top-5 final (%)', 'Top-5 (final)'),
            ('ece_final', 'ECE final (%)', 'ECE (final, lower is better)'))
+# Metrics whose paired differences the comparisons table shows.
+PAIRED = (('top1_final', 'Top-1 final'), ('ece_final', 'ECE final'))
 
 
 @dataclass
@@ -81,6 +90,12 @@ class Method:
 
 
 @dataclass
+class Comparison:
+    name: str
+    pairs: List[Tuple[str, str]]  # (baseline, method) names, paired by seed
+
+
+@dataclass
 class Grid:
     work_root: str
     seeds: List[int]
@@ -88,6 +103,7 @@ class Grid:
     launcher: str = 'none'
     nproc: int = 1
     train_args: List[str] = field(default_factory=list)
+    comparisons: List[Comparison] = field(default_factory=list)
 
     def run_dir(self, method: Method, seed: int) -> str:
         return osp.join(self.work_root, method.name, f'seed_{seed}')
@@ -186,9 +202,14 @@ def load_grid(path: str) -> Grid:
     methods = spec['methods']
     if not isinstance(methods, list) or not methods:
         raise ValueError(f'{path}: methods must be a non-empty list')
-    return Grid(spec['work_root'], seeds,
-                [load_method(path, i, entry) for i, entry in
-                 enumerate(methods)], launcher, nproc, train_args)
+    methods = [load_method(path, i, entry) for i, entry in enumerate(methods)]
+    comparisons = spec.get('comparisons') or []
+    if not isinstance(comparisons, list):
+        raise ValueError(f'{path}: comparisons must be a list')
+    names = [method.name for method in methods]
+    return Grid(spec['work_root'], seeds, methods, launcher, nproc,
+                train_args, [load_comparison(path, i, entry, names)
+                             for i, entry in enumerate(comparisons)])
 
 
 def check_seeds(where: str, seeds) -> List[int]:
@@ -232,6 +253,37 @@ def load_method(path: str, index: int, entry) -> Method:
     seeds = check_seeds(f'{where} ({name})', entry['seeds']) \
         if 'seeds' in entry else None
     return Method(name, config, options, seeds)
+
+
+def load_comparison(path: str, index: int, entry,
+                    names: List[str]) -> Comparison:
+    """``baseline`` and ``method`` are one method name each, or equal-length
+    lists of names paired element by element (one row pooling the pairs)."""
+    where = f'{path}: comparisons[{index}]'
+    if not isinstance(entry, dict):
+        raise ValueError(f'{where} must be a mapping with keys '
+                         f'{COMPARISON_KEYS}')
+    unknown = sorted(set(entry) - set(COMPARISON_KEYS))
+    missing = [key for key in COMPARISON_KEYS if key not in entry]
+    if unknown or missing:
+        raise KeyError(f'{where}: unknown keys {unknown}, missing keys '
+                       f'{missing}; keys: {COMPARISON_KEYS}')
+    if not isinstance(entry['name'], str) or not entry['name']:
+        raise ValueError(f'{where}: name must be a non-empty string')
+    sides = [[side] if isinstance(side, str) else side
+             for side in (entry['baseline'], entry['method'])]
+    if not all(isinstance(side, list) and side and all(
+            isinstance(name, str) for name in side) for side in sides) or \
+            len(sides[0]) != len(sides[1]):
+        raise ValueError(f'{where}: baseline and method must be method '
+                         'names, or lists of names of the same length')
+    unknown = [name for side in sides for name in side if name not in names]
+    if unknown:
+        raise ValueError(f'{where}: not methods of the grid: {unknown}')
+    pairs = list(zip(*sides))
+    if any(baseline == method for baseline, method in pairs):
+        raise ValueError(f'{where}: a method is paired with itself')
+    return Comparison(entry['name'], pairs)
 
 
 def check_unique_names(grid: Grid) -> None:
@@ -343,13 +395,14 @@ def collect_run(run_dir: str) -> dict:
     return result
 
 
-def mean_std(values: List[float], digits: int = 2) -> str:
+def mean_std(values: List[float], digits: int = 2,
+             signed: bool = False) -> str:
     """``'mean ± sample std'`` (just the mean for one value); ``'-'`` for
-    none."""
+    none. ``signed``: the mean always with its sign."""
     values = [v for v in values if v is not None]
     if not values:
         return '-'
-    text = f'{statistics.fmean(values):.{digits}f}'
+    text = f'{statistics.fmean(values):{"+" if signed else ""}.{digits}f}'
     if len(values) > 1:
         text += f' ± {statistics.stdev(values):.{digits}f}'
     return text
@@ -370,6 +423,54 @@ def markdown_table(grid: Grid, results: Dict[str, List[dict]]) -> str:
              mean_std([run['s_per_iter'] for run in runs], 4)]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines) + '\n'
+
+
+def paired_differences(results: Dict[str, List[dict]],
+                       comparison: Comparison, key: str) -> List[float]:
+    """``method - baseline`` of ``key`` for every seed both finished and
+    logged it, pair after pair."""
+    differences = []
+    for baseline, method in comparison.pairs:
+        base = {run['seed']: run[key] for run in results[baseline]}
+        differences += [
+            run[key] - base[run['seed']] for run in results[method]
+            if run[key] is not None and base.get(run['seed']) is not None
+        ]
+    return differences
+
+
+def paired_p_value(differences: List[float]) -> Optional[float]:
+    """Two-sided paired t-test of a zero mean difference; ``None`` with
+    fewer than two pairs or no spread (the test is undefined)."""
+    if len(differences) < 2 or statistics.pstdev(differences) == 0:
+        return None
+    from scipy.stats import ttest_1samp
+    return float(ttest_1samp(differences, 0.).pvalue)
+
+
+def comparisons_table(grid: Grid, results: Dict[str, List[dict]]) -> str:
+    """Paired differences of each comparison, ``''`` without any."""
+    if not grid.comparisons:
+        return ''
+    headers = ['Comparison (method - baseline)', 'Pairs']
+    for _, title in PAIRED:
+        headers += [f'{title}: per pair', 'mean ± std', 'p']
+    lines = ['| ' + ' | '.join(headers) + ' |',
+             '|' + '|'.join(['---'] * 2 + ['---:'] * (len(headers) - 2)) + '|']
+    for comparison in grid.comparisons:
+        cells = [comparison.name, '; '.join(
+            f'{method} - {baseline}' for baseline, method in comparison.pairs)]
+        for key, _ in PAIRED:
+            differences = paired_differences(results, comparison, key)
+            p_value = paired_p_value(differences)
+            cells += [', '.join(f'{d:+.2f}' for d in differences) or '-',
+                      mean_std(differences, signed=True),
+                      '-' if p_value is None else f'{p_value:.3f}']
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return ('\nPaired differences in points, method - baseline on the same '
+            'seed (same initialisation and data order), over the seeds both '
+            'finished; p: two-sided paired t-test (`-` below two pairs).\n\n'
+            + '\n'.join(lines) + '\n')
 
 
 def seed_chart(grid: Grid, results: Dict[str, List[dict]],
@@ -516,7 +617,7 @@ def main(argv=None) -> int:
                       'metrics (validation off, or no LocalVisBackend in '
                       'vis_backends to write vis_data/scalars.json)')
     os.makedirs(grid.work_root, exist_ok=True)
-    table = markdown_table(grid, results)
+    table = markdown_table(grid, results) + comparisons_table(grid, results)
     paths = {ext: osp.join(grid.work_root, f'results.{ext}')
              for ext in ('md', 'png', 'json')}
     with open(paths['md'], 'w') as f:

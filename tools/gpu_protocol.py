@@ -22,7 +22,9 @@ data and calls this.) DATA is the CIFAR-10 copy in ImageFolder layout
    the phases' times), the driver's log and the tails of the training logs.
 
 Methods: {Mixup, CutMix} x {MCE, DM with the paper's settings
-(configs/protocol/_paper_dm.py)}, PuzzleMix, AutoMix and SAMix (MCE), one
+(configs/protocol/_paper_dm.py)}, MCE with DM's Mixup alpha (the control
+that separates the loss from the alpha), PuzzleMix, AutoMix and SAMix
+(MCE), one
 config each in configs/protocol (a run whose probe fails is reported as not
 run). ``--smoke`` rehearses everything on the CPU: 10 images per
 class, batch 20, one epoch.
@@ -49,6 +51,7 @@ PROTOCOL = osp.join(ROOT, 'configs', 'protocol')
 METHODS = {
     'mixup_mce': 'r18_mixup_mce.py',
     'mixup_dm': 'r18_mixup_dm.py',
+    'mixup_mce_alpha02': 'r18_mixup_mce_alpha02.py',  # DM's alpha, MCE
     'cutmix_mce': 'r18_cutmix_mce.py',
     'cutmix_dm': 'r18_cutmix_dm.py',
     'puzzlemix_mce': 'r18_puzzlemix_mce.py',

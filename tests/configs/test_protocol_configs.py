@@ -72,3 +72,16 @@ def test_automix_and_samix_anneal_to_openmixups_floor(name):
     static = Config.fromfile(
         osp.join(ROOT, 'configs', 'protocol', 'r18_mixup_mce.py'))
     assert static.param_scheduler.eta_min == 0.
+
+
+def test_mixup_control_differs_from_mce_only_in_dms_alpha():
+    """r18_mixup_mce_alpha02.py: DM's mixer, MCE's head, nothing else
+    changed, so mixup_dm - control is the loss alone."""
+    control, mce, dm = (
+        Config.fromfile(osp.join(ROOT, 'configs', 'protocol', name))
+        for name in ('r18_mixup_mce_alpha02.py', 'r18_mixup_mce.py',
+                     'r18_mixup_dm.py'))
+    assert control.model.mixer == dm.model.mixer != mce.model.mixer
+    assert control.model.head == mce.model.head
+    control.model.mixer = mce.model.mixer
+    assert control.to_dict() == mce.to_dict()

@@ -2,6 +2,7 @@
 grid that is interrupted and resumed."""
 import importlib.util
 import json
+import math
 import os
 import os.path as osp
 import re
@@ -280,6 +281,8 @@ def test_mean_std():
     assert compare.mean_std([1., 3.]) == '2.00 ± 1.41'
     assert compare.mean_std([2.5, None]) == '2.50'
     assert compare.mean_std([None]) == '-'
+    assert compare.mean_std([-1., -3.], signed=True) == '-2.00 ± 1.41'
+    assert compare.mean_std([0.5], signed=True) == '+0.50'
 
 
 @pytest.mark.parametrize('value, text', [
@@ -334,6 +337,24 @@ def test_cfg_option_refuses_what_does_not_round_trip(value):
      r"methods\[0\] \(a\): seeds repeat"),
     (dict(methods=[dict(name='a', config='CFG', seeds=0)]), ValueError,
      r"methods\[0\] \(a\): seeds must be"),
+    (dict(comparisons=dict(name='c')), ValueError,
+     'comparisons must be a list'),
+    (dict(comparisons=['dm']), ValueError,
+     r'comparisons\[0\] must be a mapping'),
+    (dict(comparisons=[dict(name='c', baseline='dm')]), KeyError,
+     r"missing keys \['method'\]"),
+    (dict(comparisons=[dict(name='c', baseline='dm', method='dm', p=1)]),
+     KeyError, r"unknown keys \['p'\]"),
+    (dict(comparisons=[dict(name='', baseline='dm', method='dm')]),
+     ValueError, 'name must be a non-empty string'),
+    (dict(comparisons=[dict(name='c', baseline=['dm'], method=[])]),
+     ValueError, 'lists of names of the same length'),
+    (dict(comparisons=[dict(name='c', baseline='dm', method=['dm', 'dm'])]),
+     ValueError, 'lists of names of the same length'),
+    (dict(comparisons=[dict(name='c', baseline='dm', method='mce')]),
+     ValueError, r"not methods of the grid: \['mce'\]"),
+    (dict(comparisons=[dict(name='c', baseline='dm', method='dm')]),
+     ValueError, 'paired with itself'),
 ])
 def test_bad_grid_files(tmp_path, configs, change, error, match):
     spec = dict(work_root=str(tmp_path / 'grid'), seeds=[0],
@@ -403,3 +424,72 @@ def test_chart_names_a_metric_flat_in_every_run_instead_of_drawing_it(
     drawn, flat = compare.seed_chart(
         grid, chart_results([[100., 100.], [100., 99.5]]), out)
     assert 'Top-5 (final)' in drawn and flat == []
+
+
+def fake_finished_run(run_dir, **metrics):
+    """A finished run: one validation record with ``metrics``."""
+    vis_data = run_dir / '20260101_000000' / 'vis_data'
+    vis_data.mkdir(parents=True)
+    (vis_data / 'scalars.json').write_text('\n'.join(
+        json.dumps(r) for r in (record(1), record(**metrics))))
+    (run_dir / compare.MARKER).write_text(json.dumps(dict(wall_s=1.)))
+
+
+def test_report_pairs_runs_of_the_same_seed(tmp_path, configs):
+    work_root = tmp_path / 'grid'
+    top1 = dict(mce=[50., 51., 52.], dm=[51., 54., None],
+                mce2=[60., 60., 60.], dm2=[61., 60., 60.])
+    for name, values in top1.items():
+        for seed, value in enumerate(values):
+            if value is not None:
+                fake_finished_run(work_root / name / f'seed_{seed}',
+                                  **{'accuracy/top1': value,
+                                     'calibration/ece': 5. - seed})
+    grid = write_grid(
+        tmp_path, work_root=str(work_root), seeds=[0, 1, 2],
+        methods=[dict(name=name, config=configs['dm']) for name in top1],
+        comparisons=[
+            dict(name='DM', baseline='mce', method='dm'),
+            dict(name='pooled', baseline=['mce', 'mce2'],
+                 method=['dm', 'dm2'])])
+    assert compare.main([grid, '--report']) == 0
+    lines = (work_root / 'results.md').read_text().splitlines()
+    header = lines.index(next(line for line in lines
+                              if line.startswith('| Comparison')))
+    rows = [line.split(' | ') for line in lines[header + 2:]]
+    # Seed 2 of dm never finished: two pairs. dm - mce: +1, +3, whose
+    # t-test (1 degree of freedom, t = 2) has p = 1 - 2 atan(2) / pi.
+    assert rows[0][:6] == ['| DM', 'dm - mce', '+1.00, +3.00',
+                           '+2.00 ± 1.41', '0.295', '+0.00, +0.00']
+    assert rows[0][6:] == ['+0.00 ± 0.00', '- |']
+    assert rows[1][1] == 'dm - mce; dm2 - mce2'
+    assert rows[1][2] == '+1.00, +3.00, +1.00, +0.00, +0.00'
+
+
+def test_paired_p_value():
+    assert compare.paired_p_value([1., 3.]) == pytest.approx(
+        1 - 2 * math.atan(2) / math.pi)
+    # 2 degrees of freedom: p = 1 - t / sqrt(2 + t^2); here t = 2 sqrt(3).
+    assert compare.paired_p_value([1., 2., 3.]) == pytest.approx(
+        1 - 2 * math.sqrt(3) / math.sqrt(14))
+    assert compare.paired_p_value([2., 2., 2.]) is None
+    assert compare.paired_p_value([1.]) is None
+    assert compare.paired_p_value([]) is None
+
+
+def test_no_comparisons_no_table():
+    grid = compare.Grid('w', [0], [compare.Method('a', 'a.py')])
+    assert compare.comparisons_table(grid, {'a': []}) == ''
+
+
+@pytest.mark.parametrize('path', sorted(
+    osp.relpath(osp.join(folder, name), ROOT)
+    for folder, _, names in os.walk(osp.join(ROOT, 'configs'))
+    for name in names if name.endswith('.yaml')))
+def test_shipped_grids_load(path, monkeypatch):
+    """Every grid under configs/ passes the checks a run would make first
+    (configs exist from the repository root, comparisons name methods)."""
+    monkeypatch.chdir(ROOT)
+    grid = compare.load_grid(path)
+    compare.check_unique_names(grid)
+    assert grid.runs()
