@@ -283,6 +283,8 @@ def load_comparison(path: str, index: int, entry,
     pairs = list(zip(*sides))
     if any(baseline == method for baseline, method in pairs):
         raise ValueError(f'{where}: a method is paired with itself')
+    if len(set(pairs)) < len(pairs):
+        raise ValueError(f'{where}: a pair repeats (it would count twice)')
     return Comparison(entry['name'], pairs)
 
 
@@ -469,7 +471,8 @@ def comparisons_table(grid: Grid, results: Dict[str, List[dict]]) -> str:
         lines.append('| ' + ' | '.join(cells) + ' |')
     return ('\nPaired differences in points, method - baseline on the same '
             'seed (same initialisation and data order), over the seeds both '
-            'finished; p: two-sided paired t-test (`-` below two pairs).\n\n'
+            'finished; p: two-sided paired t-test (`-` below two pairs or '
+            'when every difference is the same).\n\n'
             + '\n'.join(lines) + '\n')
 
 

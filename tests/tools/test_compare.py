@@ -355,6 +355,11 @@ def test_cfg_option_refuses_what_does_not_round_trip(value):
      ValueError, r"not methods of the grid: \['mce'\]"),
     (dict(comparisons=[dict(name='c', baseline='dm', method='dm')]),
      ValueError, 'paired with itself'),
+    (dict(methods=[dict(name='dm', config='CFG'),
+                   dict(name='mce', config='CFG')],
+          comparisons=[dict(name='c', baseline=['mce', 'mce'],
+                            method=['dm', 'dm'])]),
+     ValueError, 'a pair repeats'),
 ])
 def test_bad_grid_files(tmp_path, configs, change, error, match):
     spec = dict(work_root=str(tmp_path / 'grid'), seeds=[0],
