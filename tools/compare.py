@@ -40,6 +40,11 @@ metric equal in every run is named under it, not drawn) and
 the method - baseline differences of top-1 and ECE for every seed both
 finished, their mean ± std and a paired t-test's p. ``--report`` writes
 them from the finished runs without training anything.
+
+SIGINT (Ctrl-C) or SIGTERM stops the grid: the running trainings get
+SIGTERM, their attempts are logged with their time (counted in the run's
+``wall_s`` once it finishes), queued runs do not start, and the same command
+later resumes every unfinished run from its last checkpoint.
 """
 import argparse
 import json
@@ -47,9 +52,11 @@ import os
 import os.path as osp
 import re
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -333,10 +340,42 @@ def write_json(path: str, data) -> None:
     os.replace(path + '.tmp', path)
 
 
-def train(grid: Grid, method: Method, seed: int, resume: bool) -> int:
+class GridStop:
+    """Signal handler that stops a grid: the trainings it started get
+    SIGTERM and no new one starts."""
+
+    def __init__(self):
+        self.signum = None
+        self._lock = threading.Lock()
+        self._processes = set()
+
+    def __call__(self, signum, frame=None) -> None:
+        with self._lock:
+            self.signum = signum
+            for process in self._processes:
+                process.terminate()
+
+    def call(self, command: List[str], **popen_kwargs) -> Optional[int]:
+        """``subprocess.call`` that the stop terminates; ``None`` (nothing
+        run) once the grid is stopping."""
+        with self._lock:
+            if self.signum is not None:
+                return None
+            process = subprocess.Popen(command, **popen_kwargs)
+            self._processes.add(process)
+        try:
+            return process.wait()
+        finally:
+            with self._lock:
+                self._processes.discard(process)
+
+
+def train(grid: Grid, method: Method, seed: int, resume: bool,
+          stop: GridStop) -> Optional[int]:
     """Run one training attempt; logs it in ``compare_attempts.json`` and
     writes the marker after success, with the wall time of the attempts
-    since the last fresh start. Returns the exit code."""
+    since the last fresh start. Returns the exit code, ``None`` when the grid
+    stopped before it started."""
     run_dir = grid.run_dir(method, seed)
     os.makedirs(run_dir, exist_ok=True)
     command = train_command(grid, method, seed, resume)
@@ -345,18 +384,18 @@ def train(grid: Grid, method: Method, seed: int, resume: bool) -> int:
     env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env.get(
         'PATH', '')
     attempts_file = osp.join(run_dir, ATTEMPTS)
-    start, returncode = time.time(), None
-    try:
-        with open(osp.join(run_dir, TRAIN_LOG), 'a') as log:
-            log.write(f'\n$ {shlex.join(command)}\n')
-            log.flush()
-            returncode = subprocess.call(
-                command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    finally:
-        attempts = read_json(attempts_file, [])
-        attempts.append(dict(command=command, returncode=returncode,
-                             elapsed_s=round(time.time() - start, 3)))
-        write_json(attempts_file, attempts)
+    start = time.time()
+    with open(osp.join(run_dir, TRAIN_LOG), 'a') as log:
+        log.write(f'\n$ {shlex.join(command)}\n')
+        log.flush()
+        returncode = stop.call(
+            command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    if returncode is None:
+        return None
+    attempts = read_json(attempts_file, [])
+    attempts.append(dict(command=command, returncode=returncode,
+                         elapsed_s=round(time.time() - start, 3)))
+    write_json(attempts_file, attempts)
     if returncode == 0:
         # Time since the last fresh start: attempts before it were lost.
         fresh = max((i for i, attempt in enumerate(attempts)
@@ -561,24 +600,33 @@ def parse_args(argv=None):
     return args
 
 
-def run_job(grid: Grid, prefix: str, method: Method, seed: int,
-            resume: bool) -> Optional[str]:
-    """Train one run with progress lines; returns its dir if it failed."""
+def run_job(grid: Grid, stop: GridStop, prefix: str, method: Method,
+            seed: int, resume: bool) -> Optional[str]:
+    """Train one run with progress lines; returns its dir if it failed or
+    was stopped."""
+    if stop.signum is not None:
+        return grid.run_dir(method, seed)
     run_dir = grid.run_dir(method, seed)
     print(f'{prefix}: {"resuming" if resume else "training"} in {run_dir} '
           f'(log: {osp.join(run_dir, TRAIN_LOG)})', flush=True)
     start = time.time()
-    returncode = train(grid, method, seed, resume)
+    returncode = train(grid, method, seed, resume, stop)
     if returncode == 0:
         print(f'{prefix}: done in {time.time() - start:.1f} s', flush=True)
         return None
+    if stop.signum is not None:
+        if returncode is not None:
+            print(f'{prefix}: stopped after {time.time() - start:.1f} s',
+                  flush=True)
+        return run_dir
     print(f'{prefix}: FAILED with exit code {returncode}; see '
           f'{osp.join(run_dir, TRAIN_LOG)}', flush=True)
     return run_dir
 
 
 def main(argv=None) -> int:
-    """Returns 1 when a run failed, else 0."""
+    """Returns 1 when a run failed, 128 + the signal's number when a signal
+    stopped the grid, else 0."""
     args = parse_args(argv)
     grid = load_grid(args.grid)
     check_unique_names(grid)
@@ -600,9 +648,21 @@ def main(argv=None) -> int:
                   f'\n    {shlex.join(command)}', flush=True)
             continue
         pending.append((prefix, method, seed, state == 'resume'))
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        failed = [run_dir for run_dir in pool.map(
-            lambda job: run_job(grid, *job), pending) if run_dir]
+    stop = GridStop()
+    handlers = {signum: signal.signal(signum, stop)
+                for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            failed = [run_dir for run_dir in pool.map(
+                lambda job: run_job(grid, stop, *job), pending) if run_dir]
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    if stop.signum is not None:
+        print(f'stopped by {signal.Signals(stop.signum).name}: '
+              f'{len(failed)} of {len(runs)} runs unfinished; the same '
+              'command resumes them', flush=True)
+        return 128 + stop.signum
     if args.dry_run:
         return 0
     results = {

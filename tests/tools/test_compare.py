@@ -6,6 +6,10 @@ import math
 import os
 import os.path as osp
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import yaml
@@ -199,6 +203,36 @@ def test_grid_end_to_end_with_resume(tmp_path, configs, capsys):
     assert run['top1_final'] == pytest.approx(summary['accuracy/top1'][0],
                                               abs=0.006)
     assert resumed['dm'] == results['dm']
+
+
+def test_sigterm_stops_the_grid_and_keeps_the_attempt(tmp_path, configs):
+    work_root = str(tmp_path / 'grid')
+    grid = write_grid(
+        tmp_path, work_root=work_root, seeds=[0],
+        methods=[dict(name=name, config=configs[name],
+                      cfg_options={'train_cfg.max_iters': 100000})
+                 for name in ('dm', 'mce')])
+    grid_stop = subprocess.Popen(
+        [sys.executable, osp.join(ROOT, 'tools', 'compare.py'), grid],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    running = osp.join(work_root, 'dm', 'seed_0')
+    deadline = time.time() + 300
+    while not osp.isfile(osp.join(running, 'last_checkpoint')):
+        assert grid_stop.poll() is None and time.time() < deadline
+        time.sleep(0.5)
+    grid_stop.send_signal(signal.SIGTERM)  # to compare.py alone
+    printed = grid_stop.communicate(timeout=120)[0]
+
+    assert grid_stop.returncode == 128 + signal.SIGTERM, printed
+    assert '[1/2] dm seed 0: stopped after ' in printed
+    assert 'stopped by SIGTERM: 2 of 2 runs unfinished' in printed
+    assert '[2/2]' not in printed  # the queued run never started
+    assert not osp.exists(osp.join(work_root, 'mce'))
+    attempts = json.load(open(osp.join(running, compare.ATTEMPTS)))
+    assert len(attempts) == 1
+    assert attempts[0]['returncode'] == -signal.SIGTERM
+    assert attempts[0]['elapsed_s'] > 0
+    assert compare.run_state(running) == 'resume'
 
 
 def test_dry_run_trains_nothing(tmp_path, configs, capsys):
