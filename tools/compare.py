@@ -604,9 +604,9 @@ def run_job(grid: Grid, stop: GridStop, prefix: str, method: Method,
             seed: int, resume: bool) -> Optional[str]:
     """Train one run with progress lines; returns its dir if it failed or
     was stopped."""
-    if stop.signum is not None:
-        return grid.run_dir(method, seed)
     run_dir = grid.run_dir(method, seed)
+    if stop.signum is not None:
+        return run_dir
     print(f'{prefix}: {"resuming" if resume else "training"} in {run_dir} '
           f'(log: {osp.join(run_dir, TRAIN_LOG)})', flush=True)
     start = time.time()
