@@ -25,8 +25,8 @@ Methods: {Mixup, CutMix} x {MCE, DM with the paper's settings
 (configs/protocol/_paper_dm.py)}, MCE with DM's Mixup alpha (the control
 that separates the loss from the alpha), PuzzleMix, AutoMix and SAMix
 (MCE), one config each in configs/protocol (a run whose probe fails is
-reported as not run). ``--smoke`` rehearses everything on the CPU: 10 images per
-class, batch 20, one epoch.
+reported as not run). ``--smoke`` rehearses everything on the CPU: 10 images
+per class, batch 20, one epoch.
 """
 import argparse
 import glob

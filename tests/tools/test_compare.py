@@ -16,6 +16,7 @@ import yaml
 from mmengine.config import Config
 from PIL import Image
 
+from child_processes import kill_tree
 from dm_plugin.engine.run_logs import read_records, scalar_files
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -212,18 +213,24 @@ def test_sigterm_stops_the_grid_and_keeps_the_attempt(tmp_path, configs):
         methods=[dict(name=name, config=configs[name],
                       cfg_options={'train_cfg.max_iters': 100000})
                  for name in ('dm', 'mce')])
-    grid_stop = subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, osp.join(ROOT, 'tools', 'compare.py'), grid],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
     running = osp.join(work_root, 'dm', 'seed_0')
     deadline = time.time() + 300
-    while not osp.isfile(osp.join(running, 'last_checkpoint')):
-        assert grid_stop.poll() is None and time.time() < deadline
-        time.sleep(0.5)
-    grid_stop.send_signal(signal.SIGTERM)  # to compare.py alone
-    printed = grid_stop.communicate(timeout=120)[0]
+    try:
+        while not osp.isfile(osp.join(running, 'last_checkpoint')):
+            assert process.poll() is None and time.time() < deadline
+            time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)  # to compare.py alone
+        printed = process.communicate(timeout=120)[0]
+    finally:  # a failure leaves no 100,000-iteration training behind
+        if process.poll() is None:
+            kill_tree(process.pid)
+            process.communicate(timeout=30)
 
-    assert grid_stop.returncode == 128 + signal.SIGTERM, printed
+    assert process.returncode == 128 + signal.SIGTERM, printed
     assert '[1/2] dm seed 0: stopped after ' in printed
     assert 'stopped by SIGTERM: 2 of 2 runs unfinished' in printed
     assert '[2/2]' not in printed  # the queued run never started
