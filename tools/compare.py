@@ -73,6 +73,7 @@ TOOLS = osp.dirname(osp.abspath(__file__))
 MARKER = 'compare_result.json'
 ATTEMPTS = 'compare_attempts.json'
 TRAIN_LOG = 'compare_train.log'
+_PRINT_LOCK = threading.Lock()
 GRID_KEYS = ('work_root', 'seeds', 'methods', 'launcher', 'nproc',
              'train_args', 'comparisons')
 METHOD_KEYS = ('name', 'config', 'cfg_options', 'seeds')
@@ -600,6 +601,14 @@ def parse_args(argv=None):
     return args
 
 
+def say(line: str) -> None:
+    """Print one whole line: ``print`` writes the text and its newline
+    separately, so lines of parallel runs could run together."""
+    with _PRINT_LOCK:
+        sys.stdout.write(line + '\n')
+        sys.stdout.flush()
+
+
 def run_job(grid: Grid, stop: GridStop, prefix: str, method: Method,
             seed: int, resume: bool) -> Optional[str]:
     """Train one run with progress lines; returns its dir if it failed or
@@ -607,20 +616,19 @@ def run_job(grid: Grid, stop: GridStop, prefix: str, method: Method,
     run_dir = grid.run_dir(method, seed)
     if stop.signum is not None:
         return run_dir
-    print(f'{prefix}: {"resuming" if resume else "training"} in {run_dir} '
-          f'(log: {osp.join(run_dir, TRAIN_LOG)})', flush=True)
+    say(f'{prefix}: {"resuming" if resume else "training"} in {run_dir} '
+        f'(log: {osp.join(run_dir, TRAIN_LOG)})')
     start = time.time()
     returncode = train(grid, method, seed, resume, stop)
     if returncode == 0:
-        print(f'{prefix}: done in {time.time() - start:.1f} s', flush=True)
+        say(f'{prefix}: done in {time.time() - start:.1f} s')
         return None
     if stop.signum is not None:
         if returncode is not None:
-            print(f'{prefix}: stopped after {time.time() - start:.1f} s',
-                  flush=True)
+            say(f'{prefix}: stopped after {time.time() - start:.1f} s')
         return run_dir
-    print(f'{prefix}: FAILED with exit code {returncode}; see '
-          f'{osp.join(run_dir, TRAIN_LOG)}', flush=True)
+    say(f'{prefix}: FAILED with exit code {returncode}; see '
+        f'{osp.join(run_dir, TRAIN_LOG)}')
     return run_dir
 
 

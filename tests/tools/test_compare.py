@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -112,6 +113,34 @@ def summary_of(log_file):
 def test_jobs_must_be_positive(tmp_path):
     with pytest.raises(SystemExit):
         compare.parse_args([str(tmp_path / 'grid.yaml'), '--jobs', '0'])
+
+
+def test_progress_lines_of_parallel_runs_stay_whole(monkeypatch):
+    """Each progress line reaches stdout in one write, so the lines of two
+    runs started at once cannot run together (``print`` writes the text
+    and its newline apart)."""
+
+    class Recorder:
+
+        def __init__(self):
+            self.writes = []
+
+        def write(self, text):
+            self.writes.append(text)
+
+        def flush(self):
+            pass
+
+    recorder = Recorder()
+    monkeypatch.setattr(sys, 'stdout', recorder)
+    lines = [f'[{i}/64] run: training' for i in range(64)]
+    threads = [threading.Thread(target=compare.say, args=(line, ))
+               for line in lines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(recorder.writes) == sorted(line + '\n' for line in lines)
 
 
 def test_grid_end_to_end_with_resume(tmp_path, configs, capsys):
