@@ -490,6 +490,14 @@ def paired_p_value(differences: List[float]) -> Optional[float]:
     return float(ttest_1samp(differences, 0.).pvalue)
 
 
+def format_p(p_value: Optional[float]) -> str:
+    """Three decimals; ``<0.001`` where they would read 0.000, ``-`` for no
+    test."""
+    if p_value is None:
+        return '-'
+    return '<0.001' if p_value < 0.0005 else f'{p_value:.3f}'
+
+
 def comparisons_table(grid: Grid, results: Dict[str, List[dict]]) -> str:
     """Paired differences of each comparison, ``''`` without any."""
     if not grid.comparisons:
@@ -504,10 +512,9 @@ def comparisons_table(grid: Grid, results: Dict[str, List[dict]]) -> str:
             f'{method} - {baseline}' for baseline, method in comparison.pairs)]
         for key, _ in PAIRED:
             differences = paired_differences(results, comparison, key)
-            p_value = paired_p_value(differences)
             cells += [', '.join(f'{d:+.2f}' for d in differences) or '-',
                       mean_std(differences, signed=True),
-                      '-' if p_value is None else f'{p_value:.3f}']
+                      format_p(paired_p_value(differences))]
         lines.append('| ' + ' | '.join(cells) + ' |')
     return ('\nPaired differences in points, method - baseline on the same '
             'seed (same initialisation and data order), over the seeds both '

@@ -541,6 +541,14 @@ def test_report_pairs_runs_of_the_same_seed(tmp_path, configs):
     assert rows[1][2] == '+1.00, +3.00, +1.00, +0.00, +0.00'
 
 
+@pytest.mark.parametrize('p_value, text', [(None, '-'), (0.0, '<0.001'),
+                                           (0.00049, '<0.001'),
+                                           (0.0005, '0.001'),
+                                           (0.0123, '0.012'), (1.0, '1.000')])
+def test_format_p(p_value, text):
+    assert compare.format_p(p_value) == text
+
+
 def test_paired_p_value():
     assert compare.paired_p_value([1., 3.]) == pytest.approx(
         1 - 2 * math.atan(2) / math.pi)
